@@ -1,0 +1,1 @@
+//! prelaunch-loader (in progress)

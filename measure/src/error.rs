@@ -1,0 +1,10 @@
+//! The crate's top-level error: one variant per module error.
+
+/// Any error this crate returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+}

@@ -1,0 +1,1 @@
+//! SNP ID blocks (placeholder until the verification work lands).

@@ -1,0 +1,25 @@
+//! prelaunch-measure: the launch-measurement model for confidential-VM firmware.
+//!
+//! - [`image`]: the firmware image model (footer GUID table, SEV metadata, TDVF metadata).
+//! - [`plan`]: the launch plan, built once from an image and parameters, folded into digests here and
+//!   executed by `prelaunch-loader`.
+//! - [`snp`], [`sev`], [`tdx`]: the digest folds (SNP launch digest, SEV/SEV-ES SHA-256, TDX MRTD).
+//! - [`report`], [`idblock`]: attestation reports/quotes and SNP ID blocks.
+//!
+//! Pure: no unsafe, no I/O beyond what callers hand in as byte slices.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod guid;
+pub mod hash;
+pub mod idblock;
+pub mod image;
+pub mod plan;
+pub mod report;
+pub mod sev;
+pub mod snp;
+pub mod tdx;
+
+pub use error::Error;
+pub use image::FirmwareImage;
+pub use plan::{LaunchPlan, Mode};

@@ -1,0 +1,1 @@
+//! Attestation reports and quotes (placeholder until the verification work lands).

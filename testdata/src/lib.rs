@@ -1,0 +1,1 @@
+//! Synthetic firmware images for tests (being written).
