@@ -9,6 +9,7 @@
 //! Pure: no unsafe, no I/O beyond what callers hand in as byte slices.
 #![forbid(unsafe_code)]
 
+pub mod digest;
 pub mod error;
 pub mod guid;
 pub mod hash;
@@ -22,4 +23,5 @@ pub mod tdx;
 
 pub use error::Error;
 pub use image::FirmwareImage;
+pub use digest::Measurement;
 pub use plan::{LaunchPlan, Mode};

@@ -9,6 +9,8 @@ use crate::guid::{Guid, known};
 const DESCRIPTOR: usize = 16;
 const SECTION: usize = 32;
 const PAGE: u64 = 4096;
+/// No firmware section comes near this; larger values are lies that would cost memory and time.
+const MAX_SECTION: u64 = 1 << 30;
 
 /// Attribute bit: the section's pages are measured with TDH.MR.EXTEND.
 pub const ATTR_MR_EXTEND: u32 = 1 << 0;
@@ -220,6 +222,9 @@ impl TdvfMetadata {
             }
             if s.memory_size == 0 {
                 out.push(format!("{name}: MemoryDataSize is 0"));
+            }
+            if s.memory_size > MAX_SECTION {
+                out.push(format!("{name}: MemoryDataSize {:#x} is implausibly large (over 1 GiB)", s.memory_size));
             }
             match s.kind {
                 TdvfSectionKind::Bfv | TdvfSectionKind::Cfv if s.raw_size == 0 => {

@@ -1,1 +1,114 @@
-//! (in progress)
+//! Folding a plan into the SNP launch digest. Page contents are hashed in parallel; only the PAGE_INFO
+//! chain, which is inherently serial, runs on one core. Each distinct generated page (VMSA, kernel
+//! hashes page) is hashed once however many vCPUs use it.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::{Gctx, PageType};
+use crate::hash::{Sha384, Sha384Digest};
+use crate::plan::{Inputs, LaunchPlan, Mode, PAGE, PlanError, Source};
+
+/// Starts the fold after the first `after_ops` operations with a known digest (sev-snp-measure's
+/// `--snp-ovmf-hash`: the firmware pages' digest computed elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub ld: Sha384Digest,
+    pub after_ops: usize,
+}
+
+/// Where the contents digest of each measured page comes from.
+enum Contents {
+    /// Index of the operation's first page in the work list; pages follow consecutively.
+    Pages(usize),
+    /// Index of a shared generated page.
+    Shared(usize),
+    Unmeasured,
+}
+
+/// The launch digest, calling `observe(op_index, ld)` after each operation.
+pub fn fold(
+    plan: &LaunchPlan,
+    inputs: &Inputs<'_>,
+    resume: Option<Resume>,
+    mut observe: impl FnMut(usize, &Sha384Digest),
+) -> Result<Sha384Digest, PlanError> {
+    if plan.mode != Mode::Snp {
+        return Err(PlanError::Invalid(format!("the SNP launch digest needs an snp plan, not {}", plan.mode.name())));
+    }
+    let start = resume.map_or(0, |r| r.after_ops);
+    let ops = plan.operations.get(start..).unwrap_or(&[]);
+
+    let mut work: Vec<&[u8]> = Vec::new();
+    let mut shared: HashMap<&str, usize> = HashMap::new();
+    let mut contents = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let t = op.kind.page_type().ok_or_else(|| PlanError::Invalid(format!("operation {}: {} in an snp plan", start + i, op.kind.name())))?;
+        if op.len % PAGE != 0 {
+            return Err(PlanError::Invalid(format!("operation {}: length {:#x} is not a whole number of pages", start + i, op.len)));
+        }
+        if !t.measures_contents() {
+            contents.push(Contents::Unmeasured);
+            continue;
+        }
+        let bytes = plan
+            .source_bytes(op, inputs)
+            .ok_or_else(|| PlanError::Invalid(format!("operation {}: its source bytes are missing", start + i)))?;
+        match &op.source {
+            Source::Page { page } if op.len == PAGE => {
+                let idx = *shared.entry(page.as_str()).or_insert_with(|| {
+                    work.push(bytes);
+                    work.len() - 1
+                });
+                contents.push(Contents::Shared(idx));
+            }
+            _ => {
+                contents.push(Contents::Pages(work.len()));
+                work.extend(bytes.chunks(PAGE as usize));
+            }
+        }
+    }
+    let digests: Vec<Sha384Digest> = work.par_iter().with_min_len(16).map(|p| Sha384::digest(p)).collect();
+
+    let mut gctx = resume.map_or_else(Gctx::new, |r| Gctx::resume(r.ld));
+    for (i, (op, c)) in ops.iter().zip(&contents).enumerate() {
+        let t = op.kind.page_type().unwrap_or(PageType::Normal);
+        let pages = op.len / PAGE;
+        for p in 0..pages {
+            let gpa = if t == PageType::Vmsa { op.gpa } else { op.gpa + p * PAGE };
+            match c {
+                Contents::Pages(first) => gctx.update(t, gpa, &digests[first + p as usize]),
+                Contents::Shared(idx) => gctx.update(t, gpa, &digests[*idx]),
+                Contents::Unmeasured => gctx.update_unmeasured(t, gpa),
+            }
+        }
+        observe(start + i, &gctx.ld());
+    }
+    Ok(gctx.ld())
+}
+
+/// The launch digest.
+pub fn launch_digest(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha384Digest, PlanError> {
+    fold(plan, inputs, None, |_, _| {})
+}
+
+/// Number of leading operations that read the firmware file: the prefix `--snp-ovmf-hash` replaces.
+pub fn firmware_prefix(plan: &LaunchPlan) -> usize {
+    plan.operations.iter().take_while(|o| matches!(&o.source, Source::File { file, .. } if file == "firmware")).count()
+}
+
+/// Digests for several vCPU counts (each at least 1) in one walk: the plan must hold VMSAs for the
+/// largest count; each further vCPU only appends one update.
+pub fn vcpu_table(plan: &LaunchPlan, inputs: &Inputs<'_>, resume: Option<Resume>, counts: &[u32]) -> Result<Vec<(u32, Sha384Digest)>, PlanError> {
+    let mut found: HashMap<u32, Sha384Digest> = HashMap::new();
+    fold(plan, inputs, resume, |i, ld| {
+        if let Some(v) = plan.operations[i].vcpu {
+            found.insert(v + 1, *ld);
+        }
+    })?;
+    counts
+        .iter()
+        .map(|&n| found.get(&n).map(|d| (n, *d)).ok_or_else(|| PlanError::Invalid(format!("the plan holds no VMSA for {n} vCPUs"))))
+        .collect()
+}
