@@ -1,1 +1,113 @@
-fn main() {}
+//! `prelaunch`: prepare, measure, load and verify confidential-VM launch images.
+//!
+//! Thin by design: parses arguments, calls `prelaunch-measure` and `prelaunch-loader`, formats output.
+
+mod cmd;
+mod descriptors;
+mod error;
+mod kernel_kind;
+mod launch;
+mod output;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::error::CliError;
+use crate::output::Out;
+
+const EXAMPLES: &str = "\
+Examples:
+  prelaunch inspect OVMF.fd
+  prelaunch measure --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+  prelaunch measure --mode snp --vcpus 1-64 --vcpu-type EPYC-Genoa --ovmf OVMF.fd --output-format json
+  prelaunch measure --mode tdx --ovmf OVMF.fd --tdx-page-order two-pass --explain
+  prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd --json > plan.json
+  prelaunch load --platform sim --plan plan.json --ovmf OVMF.fd --mode snp
+  prelaunch verify --report report.bin --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+
+Exit codes: 0 success, 1 error, 2 usage, 3 measurement mismatch.";
+
+/// Prepare, measure, load and verify confidential-VM launch images (AMD SEV-SNP, Intel TDX).
+#[derive(Parser, Debug)]
+#[command(name = "prelaunch", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More detail on stderr (with `measure`, sev-snp-measure's verbose line).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Colour: auto (only on a terminal), always or never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the structures of a firmware image and what it supports.
+    Inspect(cmd::inspect::InspectArgs),
+    /// The system's firmware, as QEMU's firmware descriptors describe it.
+    #[command(subcommand)]
+    Firmware(cmd::firmware::FirmwareCommand),
+    /// Compute the launch measurement (accepts sev-snp-measure's arguments).
+    Measure(cmd::measure::MeasureArgs),
+    /// Show the launch plan: 2 MiB-aligned memory regions and populate runs.
+    Layout(cmd::layout::LayoutArgs),
+    /// Execute a launch plan against KVM guest_memfd memory and compare the platform's digest.
+    Load(cmd::load::LoadArgs),
+    /// Compare an attestation report or quote with the expected measurement.
+    Verify(cmd::verify::VerifyArgs),
+    /// Search the launch configurations that could explain a report's measurement.
+    Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Create an SNP ID block and ID auth info for QEMU.
+    IdBlock(cmd::id_block::IdBlockArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (to --out-dir, or print the main page).
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let out = Out::new(cli.quiet, cli.verbose, cli.color);
+    match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(&a, &out),
+        Command::Firmware(c) => cmd::firmware::run(&c, &out),
+        Command::Measure(a) => cmd::measure::run(&a, &out),
+        Command::Layout(a) => cmd::layout::run(&a, &out),
+        Command::Load(a) => cmd::load::run(&a, &out),
+        Command::Verify(a) => cmd::verify::run(&a, &out),
+        Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
+        Command::IdBlock(a) => cmd::id_block::run(&a, &out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "prelaunch", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out_dir } => cmd::man::run(out_dir.as_deref()),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        match &e {
+            // The comparison was already reported on stdout.
+            CliError::Mismatch(m) if m.is_empty() => {}
+            _ => eprintln!("prelaunch: error: {e}"),
+        }
+        std::process::exit(e.exit_code());
+    }
+}

@@ -61,6 +61,19 @@ impl Builder {
     }
 }
 
+/// The SNP plan of the firmware pages alone: what sev-snp-measure's `snp:ovmf-hash` digests, and the
+/// prefix `--snp-ovmf-hash` resumes after.
+pub fn firmware_only(fw: &FirmwareImage<'_>) -> LaunchPlan {
+    let mut plan = LaunchPlan::empty(Mode::Snp);
+    plan.inputs.push(InputFile { name: "firmware".into(), size: fw.len(), sha256: String::new() });
+    let op = Operation::new(fw.gpa_base(), fw.len(), OpKind::Normal, Source::File { file: "firmware".into(), offset: 0 });
+    let span = layout::Span { gpa: op.gpa, len: op.len, label: "firmware".into() };
+    // A single span below 4 GiB always lays out.
+    plan.regions = layout::regions(&[span]).unwrap_or_default();
+    plan.operations.push(op);
+    plan
+}
+
 /// Builds the plan for `cfg.mode` (SEV, SEV-ES or SNP).
 pub fn build(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>) -> Result<LaunchPlan, PlanError> {
     let mut plan = LaunchPlan::empty(cfg.mode);

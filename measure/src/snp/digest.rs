@@ -97,18 +97,3 @@ pub fn launch_digest(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha384Dig
 pub fn firmware_prefix(plan: &LaunchPlan) -> usize {
     plan.operations.iter().take_while(|o| matches!(&o.source, Source::File { file, .. } if file == "firmware")).count()
 }
-
-/// Digests for several vCPU counts (each at least 1) in one walk: the plan must hold VMSAs for the
-/// largest count; each further vCPU only appends one update.
-pub fn vcpu_table(plan: &LaunchPlan, inputs: &Inputs<'_>, resume: Option<Resume>, counts: &[u32]) -> Result<Vec<(u32, Sha384Digest)>, PlanError> {
-    let mut found: HashMap<u32, Sha384Digest> = HashMap::new();
-    fold(plan, inputs, resume, |i, ld| {
-        if let Some(v) = plan.operations[i].vcpu {
-            found.insert(v + 1, *ld);
-        }
-    })?;
-    counts
-        .iter()
-        .map(|&n| found.get(&n).map(|d| (n, *d)).ok_or_else(|| PlanError::Invalid(format!("the plan holds no VMSA for {n} vCPUs"))))
-        .collect()
-}

@@ -3,47 +3,92 @@
 //! here is keeping that stream fed in large contiguous updates.
 
 use crate::hash::{Sha384, Sha384Digest};
-use crate::plan::{Inputs, LaunchPlan, Mode, OpKind, PAGE, PageOrder, PlanError};
+use crate::plan::{Inputs, LaunchPlan, Mode, OpKind, PAGE, PageOrder, PlanError, Source};
 
 const BLOCK: usize = 128;
 const CHUNK: usize = 256;
-const CHUNKS_PER_PAGE: usize = PAGE as usize / CHUNK;
 /// Bytes of stream one page contributes when added and extended.
-const PAGE_STREAM: usize = BLOCK + CHUNKS_PER_PAGE * (BLOCK + CHUNK);
-/// Pages batched per hash update.
-const BATCH_PAGES: usize = 32;
+const PAGE_STREAM: usize = BLOCK + (PAGE as usize / CHUNK) * (BLOCK + CHUNK);
+/// Stream bytes buffered per hash update.
+const BATCH: usize = 32 * PAGE_STREAM;
 
-fn add_block(gpa: u64) -> [u8; BLOCK] {
-    let mut b = [0u8; BLOCK];
-    b[..12].copy_from_slice(b"MEM.PAGE.ADD");
-    b[16..24].copy_from_slice(&gpa.to_le_bytes());
-    b
+/// The TDX module's MRTD accumulator.
+#[derive(Debug, Clone)]
+pub struct Mrtd {
+    h: Sha384,
+    buf: Vec<u8>,
 }
 
-fn extend_header(gpa: u64) -> [u8; BLOCK] {
-    let mut b = [0u8; BLOCK];
-    b[..9].copy_from_slice(b"MR.EXTEND");
-    b[16..24].copy_from_slice(&gpa.to_le_bytes());
-    b
-}
-
-/// Appends the 16 MR.EXTEND records of one page.
-fn push_extends(buf: &mut Vec<u8>, gpa: u64, page: &[u8]) {
-    for (c, chunk) in page.chunks(CHUNK).enumerate() {
-        buf.extend_from_slice(&extend_header(gpa + (c * CHUNK) as u64));
-        buf.extend_from_slice(chunk);
+impl Default for Mrtd {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// MRTD, calling `observe(op_index, mrtd_so_far)` after each operation when `explain` is set.
+impl Mrtd {
+    /// TDH.MNG.INIT: an empty stream.
+    pub fn new() -> Self {
+        Mrtd { h: Sha384::new(), buf: Vec::with_capacity(BATCH) }
+    }
+
+    fn record(&mut self, tag: &[u8], gpa: u64) {
+        let at = self.buf.len();
+        self.buf.resize(at + BLOCK, 0);
+        self.buf[at..at + tag.len()].copy_from_slice(tag);
+        self.buf[at + 16..at + 24].copy_from_slice(&gpa.to_le_bytes());
+    }
+
+    fn maybe_flush(&mut self) {
+        if self.buf.len() + PAGE_STREAM > BATCH {
+            self.h.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// TDH.MEM.PAGE.ADD of the 4 KiB page at `gpa`.
+    pub fn page_add(&mut self, gpa: u64) {
+        self.record(b"MEM.PAGE.ADD", gpa);
+        self.maybe_flush();
+    }
+
+    /// TDH.MR.EXTEND of one 256-byte chunk at `gpa`.
+    pub fn extend_chunk(&mut self, gpa: u64, chunk: &[u8; CHUNK]) {
+        self.record(b"MR.EXTEND", gpa);
+        self.buf.extend_from_slice(chunk);
+        self.maybe_flush();
+    }
+
+    /// The 16 TDH.MR.EXTENDs of the 4 KiB page at `gpa` (`page` must be 4096 bytes).
+    pub fn extend_page(&mut self, gpa: u64, page: &[u8]) {
+        for (c, chunk) in page.chunks_exact(CHUNK).enumerate() {
+            self.record(b"MR.EXTEND", gpa + (c * CHUNK) as u64);
+            self.buf.extend_from_slice(chunk);
+        }
+        self.maybe_flush();
+    }
+
+    /// The value so far, as TDH.MR.FINALIZE would produce it now.
+    pub fn current(&self) -> Sha384Digest {
+        let mut h = self.h.clone();
+        h.update(&self.buf);
+        h.finish()
+    }
+
+    /// TDH.MR.FINALIZE.
+    pub fn finish(mut self) -> Sha384Digest {
+        self.h.update(&self.buf);
+        self.h.finish()
+    }
+}
+
+/// MRTD of a plan, calling `observe(op_index, mrtd_so_far)` after each operation when given.
 pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<&mut dyn FnMut(usize, &Sha384Digest)>) -> Result<Sha384Digest, PlanError> {
     if plan.mode != Mode::Tdx {
         return Err(PlanError::Invalid(format!("MRTD needs a tdx plan, not {}", plan.mode.name())));
     }
     let order = plan.tdx.map(|t| t.page_order).unwrap_or_default();
     let zero = [0u8; PAGE as usize];
-    let mut h = Sha384::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(BATCH_PAGES * PAGE_STREAM);
+    let mut m = Mrtd::new();
     for (i, op) in plan.operations.iter().enumerate() {
         let extend = match op.kind {
             OpKind::TdxAdd => false,
@@ -54,49 +99,36 @@ pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<&mut dyn
             return Err(PlanError::Invalid(format!("operation {i}: not page aligned")));
         }
         let src = plan.source_bytes(op, inputs);
-        if extend && src.is_none() && op.source != crate::plan::Source::None {
+        if extend && src.is_none() && op.source != Source::None {
             return Err(PlanError::Invalid(format!("operation {i}: its source bytes are missing")));
         }
-        let page = |p: u64| -> &[u8] { src.map_or(&zero[..], |s| &s[(p * PAGE) as usize..((p + 1) * PAGE) as usize]) };
+        let page = |p: u64| -> &[u8] { src.and_then(|s| s.get((p * PAGE) as usize..((p + 1) * PAGE) as usize)).unwrap_or(&zero) };
         let pages = op.len / PAGE;
-        let flush = |buf: &mut Vec<u8>, h: &mut Sha384| {
-            if buf.len() >= BATCH_PAGES * PAGE_STREAM - PAGE_STREAM {
-                h.update(buf);
-                buf.clear();
-            }
-        };
         match order {
             PageOrder::Single => {
                 for p in 0..pages {
-                    let gpa = op.gpa + p * PAGE;
-                    buf.extend_from_slice(&add_block(gpa));
+                    m.page_add(op.gpa + p * PAGE);
                     if extend {
-                        push_extends(&mut buf, gpa, page(p));
+                        m.extend_page(op.gpa + p * PAGE, page(p));
                     }
-                    flush(&mut buf, &mut h);
                 }
             }
             PageOrder::TwoPass => {
                 for p in 0..pages {
-                    buf.extend_from_slice(&add_block(op.gpa + p * PAGE));
-                    flush(&mut buf, &mut h);
+                    m.page_add(op.gpa + p * PAGE);
                 }
                 if extend {
                     for p in 0..pages {
-                        push_extends(&mut buf, op.gpa + p * PAGE, page(p));
-                        flush(&mut buf, &mut h);
+                        m.extend_page(op.gpa + p * PAGE, page(p));
                     }
                 }
             }
         }
         if let Some(obs) = observe.as_deref_mut() {
-            h.update(&buf);
-            buf.clear();
-            obs(i, &h.clone().finish());
+            obs(i, &m.current());
         }
     }
-    h.update(&buf);
-    Ok(h.finish())
+    Ok(m.finish())
 }
 
 /// MRTD of a plan.

@@ -1,0 +1,13 @@
+//! (in progress)
+
+use clap::Args;
+
+use crate::error::CliError;
+use crate::output::Out;
+
+#[derive(Args, Debug)]
+pub struct IdBlockArgs {}
+
+pub fn run(_a: &IdBlockArgs, _out: &Out) -> Result<(), CliError> {
+    Err(CliError::Failed("not implemented yet".into()))
+}

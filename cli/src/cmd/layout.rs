@@ -1,0 +1,78 @@
+//! `prelaunch layout`: the launch plan as the loader will execute it.
+
+use clap::Args;
+use prelaunch_measure::digest;
+use prelaunch_measure::hash::Sha256;
+use prelaunch_measure::plan::{Source, stats};
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::launch::LaunchArgs;
+use crate::output::{Out, Style, hex, print_json};
+
+#[derive(Args, Debug)]
+pub struct LayoutArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// Print the plan as JSON (the document `prelaunch load --plan` reads).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
+    let launch = a.launch.build(out)?;
+    let mut plan = launch.plan.clone();
+    let inputs = launch.inputs();
+    let d = digest::fold_observed(&plan, &inputs, launch.resume, None).map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
+    plan.digest = Some(d.hex());
+    for f in &mut plan.inputs {
+        if let Some(b) = inputs.get(&f.name) {
+            f.sha256 = hex::encode(Sha256::digest(b));
+        }
+    }
+    let st = stats::stats(&plan);
+    if a.json {
+        let mut doc = serde_json::to_value(&plan).map_err(|e| CliError::Failed(e.to_string()))?;
+        doc["stats"] = json!(st);
+        return print_json(&doc);
+    }
+    let b = |s: &str| out.paint(Style::Bold, s);
+    println!("{} {} ({})", b("Launch plan"), plan.mode.name(), launch.firmware_path().display());
+    println!("{}", b("Regions (2 MiB aligned; one guest_memfd each)"));
+    for (r, s) in plan.regions.iter().zip(&st.regions) {
+        println!(
+            "  {:<18} [{:>12}, {:>12})  {:>6} KiB  gmem+{}  {} of {} 2 MiB frames hold only file bytes",
+            r.name,
+            hex(r.gpa),
+            hex(r.end()),
+            r.size / 1024,
+            hex(r.gmem_offset),
+            s.frames_file_only,
+            s.frames_2m
+        );
+    }
+    println!("{}", b("Populate runs"));
+    for (i, op) in plan.operations.iter().enumerate() {
+        if op.is_vmsa() {
+            continue;
+        }
+        let src = match &op.source {
+            Source::None => "-".into(),
+            Source::File { file, offset } => format!("{file}+{}", hex(*offset)),
+            Source::Page { page } => format!("generated {page}"),
+        };
+        println!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(4096));
+    }
+    if st.vmsas > 0 {
+        println!("  + {} VMSA(s), measured at launch finish", st.vmsas);
+    }
+    println!("{}", b("Statistics"));
+    println!("  populate calls     {} in 4 KiB steps, {} as merged runs", st.calls_4k, st.calls_merged);
+    println!(
+        "  file bytes         {} KiB, {:.0}% of them in whole 2 MiB frames",
+        st.file_bytes / 1024,
+        st.whole_frame_share * 100.0
+    );
+    println!("  digest             {}", plan.digest.as_deref().unwrap_or("-"));
+    Ok(())
+}

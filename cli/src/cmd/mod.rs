@@ -1,0 +1,11 @@
+//! One module per subcommand.
+
+pub mod diagnose;
+pub mod firmware;
+pub mod id_block;
+pub mod inspect;
+pub mod layout;
+pub mod load;
+pub mod man;
+pub mod measure;
+pub mod verify;

@@ -1,0 +1,466 @@
+//! The launch arguments shared by `measure`, `layout`, `load`, `verify` and `diagnose`: sev-snp-measure's
+//! argument model (accepted verbatim) plus TDX and prelaunch's extensions, turned into a launch plan.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use prelaunch_loader::file::MappedFile;
+use prelaunch_measure::hash::{Sha256, Sha256Digest};
+use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
+use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PageAugPolicy, PageOrder, TdxPolicy};
+use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
+use prelaunch_measure::FirmwareImage;
+
+use crate::error::{CliError, Context, failed, usage};
+use crate::output::Out;
+
+/// `--mode` values: sev-snp-measure's five and `tdx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Sev,
+    Seves,
+    Snp,
+    #[value(name = "snp:ovmf-hash")]
+    SnpOvmfHash,
+    #[value(name = "snp:svsm")]
+    SnpSvsm,
+    Tdx,
+}
+
+impl ModeArg {
+    pub fn mode(self) -> Mode {
+        match self {
+            ModeArg::Sev => Mode::Sev,
+            ModeArg::Seves => Mode::SevEs,
+            ModeArg::Snp | ModeArg::SnpOvmfHash | ModeArg::SnpSvsm => Mode::Snp,
+            ModeArg::Tdx => Mode::Tdx,
+        }
+    }
+
+    /// The name sev-snp-measure prints with `-v`.
+    pub fn peer_name(self) -> &'static str {
+        match self {
+            ModeArg::Sev => "SEV",
+            ModeArg::Seves => "SEV_ES",
+            ModeArg::Snp | ModeArg::SnpOvmfHash => "SEV_SNP",
+            ModeArg::SnpSvsm => "SEV_SNP_SVSM",
+            ModeArg::Tdx => "TDX",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PageOrderArg {
+    Single,
+    TwoPass,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PageAugArg {
+    Add,
+    Skip,
+}
+
+/// One vCPU count, or a list/ranges of them (`4`, `1-64`, `1,2,4,8`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcpuList(pub Vec<u32>);
+
+impl VcpuList {
+    pub fn is_single(&self) -> bool {
+        self.0.len() == 1
+    }
+    pub fn max(&self) -> u32 {
+        self.0.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// The largest vCPU count accepted (KVM's limit is 4096 and QEMU's default max much lower).
+pub const MAX_VCPUS: u32 = 4096;
+
+pub fn parse_vcpus(s: &str) -> Result<VcpuList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let num = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("{t:?} is not a vCPU count"));
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("range {part} runs backwards"));
+                }
+                if b > MAX_VCPUS {
+                    return Err(format!("{b} vCPUs exceeds the maximum of {MAX_VCPUS}"));
+                }
+                out.extend(a..=b);
+            }
+            None => {
+                let n = num(part)?;
+                if n > MAX_VCPUS {
+                    return Err(format!("{n} vCPUs exceeds the maximum of {MAX_VCPUS}"));
+                }
+                out.push(n);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no vCPU count given".into());
+    }
+    Ok(VcpuList(out))
+}
+
+/// Integers as Python's `int(x, 0)` reads them: decimal, 0x, 0o, 0b.
+pub fn parse_int(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r.to_owned()),
+        None => (false, t.trim_start_matches('+').to_owned()),
+    };
+    if neg {
+        return Err(format!("{s:?} is negative"));
+    }
+    let lower = t.to_ascii_lowercase();
+    let r = if let Some(h) = lower.strip_prefix("0x") {
+        u64::from_str_radix(h, 16)
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        u64::from_str_radix(o, 8)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        u64::from_str_radix(b, 2)
+    } else {
+        lower.parse::<u64>()
+    };
+    r.map_err(|_| format!("{s:?} is not an integer (decimal, 0x…, 0o… or 0b…)"))
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    parse_int(s).and_then(|v| u32::try_from(v).map_err(|_| format!("{s:?} does not fit in 32 bits")))
+}
+
+fn parse_cpu_type(s: &str) -> Result<String, String> {
+    match cpu::by_name(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err(format!("unknown vCPU type {s:?}; known: {}", cpu::CPU_TYPES.iter().map(|t| t.0).collect::<Vec<_>>().join(", "))),
+    }
+}
+
+fn parse_sha256(s: &str) -> Result<Sha256Digest, String> {
+    let b = hex::decode(s.trim()).map_err(|e| format!("not hex: {e}"))?;
+    b.try_into().map_err(|b: Vec<u8>| format!("{} bytes, expected a 32-byte SHA-256", b.len()))
+}
+
+/// The launch arguments.
+#[derive(Args, Debug, Clone)]
+pub struct LaunchArgs {
+    /// Guest mode.
+    #[arg(long, value_enum)]
+    pub mode: ModeArg,
+    /// Number of guest vCPUs; also a list or ranges (`1-64`, `1,2,4,8`) for one digest per count.
+    #[arg(long, value_name = "N", value_parser = parse_vcpus)]
+    pub vcpus: Option<VcpuList>,
+    /// QEMU vCPU model (EPYC, EPYC-v4, EPYC-Rome, EPYC-Milan, EPYC-Genoa, EPYC-Turin, …).
+    #[arg(long, value_name = "CPUTYPE", value_parser = parse_cpu_type)]
+    pub vcpu_type: Option<String>,
+    /// vCPU signature (CPUID 1 EAX) value.
+    #[arg(long, value_name = "VALUE", value_parser = parse_u32)]
+    pub vcpu_sig: Option<u32>,
+    /// vCPU family (with --vcpu-model and --vcpu-stepping).
+    #[arg(long, value_name = "FAMILY", requires_all = ["vcpu_model", "vcpu_stepping"])]
+    pub vcpu_family: Option<u32>,
+    #[arg(long, value_name = "MODEL", requires = "vcpu_family")]
+    pub vcpu_model: Option<u32>,
+    #[arg(long, value_name = "STEPPING", requires = "vcpu_family")]
+    pub vcpu_stepping: Option<u32>,
+    /// VMM whose vCPU reset state is measured: QEMU, ec2 or gce.
+    #[arg(long, value_name = "VMMTYPE", default_value = "QEMU")]
+    pub vmm_type: String,
+    /// Firmware image (OVMF). Without it, the best matching firmware descriptor of the system is used.
+    #[arg(long, value_name = "PATH")]
+    pub ovmf: Option<PathBuf>,
+    /// Kernel for measured direct boot.
+    #[arg(long, value_name = "PATH", conflicts_with = "kernel_hash")]
+    pub kernel: Option<PathBuf>,
+    /// Initrd (with --kernel).
+    #[arg(long, value_name = "PATH", conflicts_with = "initrd_hash")]
+    pub initrd: Option<PathBuf>,
+    /// Kernel command line (with --kernel); hashed with its NUL, never trimmed.
+    #[arg(long, value_name = "CMDLINE", allow_hyphen_values = true)]
+    pub append: Option<OsString>,
+    /// SHA-256 of the kernel, instead of --kernel.
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub kernel_hash: Option<Sha256Digest>,
+    /// SHA-256 of the initrd, instead of --initrd.
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub initrd_hash: Option<Sha256Digest>,
+    /// SEV features in the VMSAs (default 0x1, SNPActive).
+    #[arg(long, value_name = "VALUE", value_parser = parse_int, default_value = "0x1")]
+    pub guest_features: u64,
+    /// Precalculated digest of the firmware pages (from --mode snp:ovmf-hash), hex.
+    #[arg(long, value_name = "HASH")]
+    pub snp_ovmf_hash: Option<String>,
+    /// SVSM binary (snp:svsm).
+    #[arg(long, value_name = "PATH")]
+    pub svsm: Option<PathBuf>,
+    /// Size of the OVMF_VARS file in bytes (snp:svsm).
+    #[arg(long, value_name = "SIZE", conflicts_with = "vars_file")]
+    pub vars_size: Option<u64>,
+    /// OVMF_VARS file; only its size matters (snp:svsm).
+    #[arg(long, value_name = "PATH")]
+    pub vars_file: Option<PathBuf>,
+    /// TDX page order: single (per page ADD then EXTENDs; upstream KVM) or two-pass (QEMU 8.2-era).
+    #[arg(long, value_enum, default_value = "single")]
+    pub tdx_page_order: PageOrderArg,
+    /// TDX sections with the PAGE_AUG attribute: add (QEMU) or skip (td-shim).
+    #[arg(long, value_enum, default_value = "add")]
+    pub tdx_page_aug: PageAugArg,
+    /// SNP guest policy for the launch (SNP_LAUNCH_START).
+    #[arg(long, value_name = "HEX", value_parser = parse_int, default_value = "0x30000", hide_short_help = true)]
+    pub policy: u64,
+}
+
+/// A built launch: the plan and the mapped files its operations read.
+pub struct Launch {
+    pub args: LaunchArgs,
+    pub plan: LaunchPlan,
+    pub firmware: MappedFile,
+    pub svsm: Option<MappedFile>,
+    /// Kernel, initrd (hashes and paths), when given.
+    pub payload: Option<Payload>,
+    pub vcpus: VcpuList,
+    pub vcpu_sig: u32,
+    pub vmm: Vmm,
+    pub resume: Option<prelaunch_measure::snp::digest::Resume>,
+}
+
+/// The direct-boot payload as measured.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    pub append: Option<Vec<u8>>,
+    pub hashes: KernelHashes,
+}
+
+impl Launch {
+    pub fn inputs(&self) -> Inputs<'_> {
+        let i = Inputs::new().with("firmware", &self.firmware);
+        match &self.svsm {
+            Some(s) => i.with("svsm", s),
+            None => i,
+        }
+    }
+
+    pub fn firmware_path(&self) -> &std::path::Path {
+        self.firmware.path()
+    }
+}
+
+fn os_bytes(s: &OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_os_str().as_bytes().to_vec()
+}
+
+impl LaunchArgs {
+    /// The checks sev-snp-measure makes before reading files (usage errors, exit 2).
+    pub fn validate(&self) -> Result<(), CliError> {
+        let kernel_given = self.kernel.is_some() || self.kernel_hash.is_some();
+        if (self.initrd.is_some() || self.initrd_hash.is_some()) && !kernel_given {
+            return usage("--kernel required when using --initrd");
+        }
+        if self.append.as_ref().is_some_and(|a| !a.is_empty()) && !kernel_given {
+            return usage("--kernel required when using --append");
+        }
+        let needs_vcpus = !matches!(self.mode, ModeArg::Sev | ModeArg::SnpOvmfHash | ModeArg::Tdx);
+        if needs_vcpus && self.vcpus.is_none() {
+            return usage(format!("missing --vcpus N in guest mode '{}'", self.mode_name()));
+        }
+        let vmm = self.vmm()?;
+        if needs_vcpus && vmm == Vmm::Qemu && self.vcpu_family.is_none() && self.vcpu_sig.is_none() && self.vcpu_type.is_none() {
+            return usage(format!("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '{}'", self.mode_name()));
+        }
+        if self.mode == ModeArg::SnpSvsm {
+            if self.svsm.is_none() {
+                return usage("snp:svsm mode requires --svsm");
+            }
+            if self.vars_file.is_none() && self.vars_size.unwrap_or(0) == 0 {
+                return usage("snp:svsm mode requires --vars-size or --vars-file");
+            }
+        }
+        if self.snp_ovmf_hash.is_some() && self.mode != ModeArg::Snp {
+            return failed("--snp-ovmf-hash only works with --mode snp");
+        }
+        Ok(())
+    }
+
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            ModeArg::Sev => "sev",
+            ModeArg::Seves => "seves",
+            ModeArg::Snp => "snp",
+            ModeArg::SnpOvmfHash => "snp:ovmf-hash",
+            ModeArg::SnpSvsm => "snp:svsm",
+            ModeArg::Tdx => "tdx",
+        }
+    }
+
+    pub fn vmm(&self) -> Result<Vmm, CliError> {
+        Vmm::from_name(&self.vmm_type).ok_or_else(|| CliError::Usage(format!("unknown VMM type '{}' (expected QEMU, ec2 or gce)", self.vmm_type)))
+    }
+
+    /// The vCPU signature, in sev-snp-measure's precedence: family/model/stepping, signature, type.
+    pub fn vcpu_sig(&self) -> u32 {
+        if self.mode == ModeArg::Sev {
+            return 0;
+        }
+        if let (Some(f), Some(m), Some(s)) = (self.vcpu_family, self.vcpu_model, self.vcpu_stepping) {
+            return cpu::signature(f, m, s);
+        }
+        if let Some(sig) = self.vcpu_sig {
+            return sig;
+        }
+        self.vcpu_type.as_deref().and_then(cpu::by_name).unwrap_or(0)
+    }
+
+    /// Resolves the firmware path: `--ovmf`, or the best matching system firmware descriptor.
+    pub fn firmware_path(&self, out: &Out) -> Result<PathBuf, CliError> {
+        if let Some(p) = &self.ovmf {
+            return Ok(p.clone());
+        }
+        let want = match self.mode.mode() {
+            Mode::Tdx => "intel-tdx",
+            Mode::Snp => "amd-sev-snp",
+            Mode::SevEs => "amd-sev-es",
+            Mode::Sev => "amd-sev",
+        };
+        match crate::descriptors::best_for(want) {
+            Some(d) => {
+                out.warn(&format!("no --ovmf given; using {} from firmware descriptor {}", d.executable.display(), d.source.display()));
+                Ok(d.executable)
+            }
+            None => usage(format!(
+                "--ovmf is required: no QEMU firmware descriptor on this system advertises {want} (see `prelaunch firmware list`)"
+            )),
+        }
+    }
+
+    /// Maps the files and builds the plan.
+    pub fn build(&self, out: &Out) -> Result<Launch, CliError> {
+        self.validate()?;
+        let vmm = self.vmm()?;
+        let fw_path = self.firmware_path(out)?;
+        let firmware = MappedFile::open(&fw_path)?;
+        let fw = FirmwareImage::parse(&firmware).in_file(&fw_path)?;
+        let vcpus = self.vcpus.clone().unwrap_or(VcpuList(vec![1]));
+        let vcpu_sig = self.vcpu_sig();
+        let payload = self.payload(out)?;
+        let mut svsm_file = None;
+        let plan = match self.mode {
+            ModeArg::Tdx => {
+                if payload.is_some() {
+                    out.warn("--kernel, --initrd and --append do not enter MRTD (they are measured into RTMRs at boot); MRTD is computed without them");
+                }
+                let policy = TdxPolicy {
+                    page_order: match self.tdx_page_order {
+                        PageOrderArg::Single => PageOrder::Single,
+                        PageOrderArg::TwoPass => PageOrder::TwoPass,
+                    },
+                    page_aug: match self.tdx_page_aug {
+                        PageAugArg::Add => PageAugPolicy::Add,
+                        PageAugArg::Skip => PageAugPolicy::Skip,
+                    },
+                };
+                plan::tdx::build(&fw, policy).in_file(&fw_path)?
+            }
+            ModeArg::SnpOvmfHash => plan::sev::firmware_only(&fw),
+            _ => {
+                let svsm = match (&self.svsm, self.mode) {
+                    (Some(p), ModeArg::SnpSvsm) => {
+                        let vars_size = match &self.vars_file {
+                            Some(v) => std::fs::metadata(v).map_err(|e| CliError::Failed(format!("{}: {e}", v.display())))?.len(),
+                            None => self.vars_size.unwrap_or(0),
+                        };
+                        svsm_file = Some(MappedFile::open(p)?);
+                        Some((p.clone(), vars_size))
+                    }
+                    _ => None,
+                };
+                let svsm_image = match (&svsm, &svsm_file) {
+                    (Some((p, vars_size)), Some(f)) => Some(Svsm { image: FirmwareImage::parse(f).in_file(p)?, vars_size: *vars_size }),
+                    _ => None,
+                };
+                let cfg = AmdConfig {
+                    mode: self.mode.mode(),
+                    vmm,
+                    vcpus: vcpus.max(),
+                    vcpu_sig,
+                    guest_features: self.guest_features,
+                    kernel: payload.as_ref().map(|p| p.hashes),
+                    svsm: svsm_image,
+                    policy: self.policy,
+                };
+                plan::sev::build(&fw, &cfg).in_file(&fw_path)?
+            }
+        };
+        let resume = match &self.snp_ovmf_hash {
+            None => None,
+            Some(h) => {
+                let ld: [u8; 48] = hex::decode(h.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| CliError::Usage(format!("--snp-ovmf-hash {h:?}: expected 96 hex digits (a SHA-384)")))?;
+                Some(prelaunch_measure::snp::digest::Resume { ld, after_ops: prelaunch_measure::snp::digest::firmware_prefix(&plan) })
+            }
+        };
+        Ok(Launch { args: self.clone(), plan, firmware, svsm: svsm_file, payload, vcpus, vcpu_sig, vmm, resume })
+    }
+
+    /// Hashes the direct-boot payload (kernel and initrd in parallel, each read once from its mapping).
+    fn payload(&self, out: &Out) -> Result<Option<Payload>, CliError> {
+        if self.kernel.is_none() && self.kernel_hash.is_none() {
+            return Ok(None);
+        }
+        let append = self.append.as_ref().map(os_bytes);
+        let hash_file = |p: &PathBuf| -> Result<(Sha256Digest, bool), CliError> {
+            let f = MappedFile::open(p)?;
+            Ok((Sha256::digest(&f), crate::kernel_kind::looks_bootable(&f)))
+        };
+        let (k, i) = rayon::join(
+            || self.kernel.as_ref().map(hash_file).transpose(),
+            || self.initrd.as_ref().map(hash_file).transpose(),
+        );
+        let (k, i) = (k?, i?);
+        if let (Some((_, false)), Some(p)) = (&k, &self.kernel) {
+            out.warn(&format!("{}: not a bootable kernel (no PE/EFI or bzImage header found); measuring its bytes as given", p.display()));
+        }
+        let kernel = k.map(|k| k.0).or(self.kernel_hash).unwrap_or_default();
+        let initrd = i.map(|i| i.0).or(self.initrd_hash).unwrap_or_else(|| Sha256::digest(&[]));
+        Ok(Some(Payload {
+            kernel: self.kernel.clone(),
+            initrd: self.initrd.clone(),
+            append: append.clone(),
+            hashes: KernelHashes::from_digests(kernel, initrd, append.as_deref()),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vcpu_lists() {
+        assert_eq!(parse_vcpus("4").unwrap().0, vec![4]);
+        assert_eq!(parse_vcpus("1-3,8").unwrap().0, vec![1, 2, 3, 8]);
+        assert!(parse_vcpus("3-1").is_err());
+        assert!(parse_vcpus("x").is_err());
+        assert!(parse_vcpus("1-99999").is_err());
+    }
+
+    #[test]
+    fn python_style_ints() {
+        assert_eq!(parse_int("0x21").unwrap(), 0x21);
+        assert_eq!(parse_int("33").unwrap(), 33);
+        assert_eq!(parse_int("0b101").unwrap(), 5);
+        assert!(parse_int("-1").is_err());
+        assert!(parse_int("0xZZ").is_err());
+    }
+}
