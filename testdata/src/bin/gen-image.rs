@@ -1,1 +1,157 @@
-fn main() {}
+//! gen-image: writes a synthetic firmware image (and/or its JSON layout) for tests in other languages.
+
+use std::process::ExitCode;
+
+use prelaunch_testdata::corrupt::parse_u64;
+use prelaunch_testdata::{Corruption, ImageBuilder, random_snp_layout, random_tdx_layout};
+
+const USAGE: &str = "\
+usage: gen-image --preset ovmf|amdsev|tdvf|svsm [--size BYTES] [--seed N] [OPTIONS]
+       gen-image --random-snp SEED [OPTIONS]
+       gen-image --random-tdx SEED [OPTIONS]
+       gen-image --list-corruptions
+
+options:
+  --out FILE         write the image to FILE
+  --describe         print the layout as JSON on stdout
+  --corrupt NAME[=N] apply a named corruption (repeatable, applied in order)
+
+BYTES and N are decimal or 0x-hex; BYTES may end in K or M (KiB, MiB). Defaults: --size 2M, --seed 0.";
+
+struct Args {
+    source: Option<Source>,
+    size: usize,
+    seed: u64,
+    out: Option<String>,
+    describe: bool,
+    corrupt: Vec<Corruption>,
+    list: bool,
+}
+
+enum Source {
+    Preset(String),
+    RandomSnp(u64),
+    RandomTdx(u64),
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let (num, mul) = match s.trim_end_matches("iB").trim_end_matches('i') {
+        t if t.ends_with(['K', 'k']) => (&t[..t.len() - 1], 1024),
+        t if t.ends_with(['M', 'm']) => (&t[..t.len() - 1], 1024 * 1024),
+        t => (t, 1),
+    };
+    usize::try_from(parse_u64(num)?).ok()?.checked_mul(mul)
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        source: None,
+        size: 2 << 20,
+        seed: 0,
+        out: None,
+        describe: false,
+        corrupt: Vec::new(),
+        list: false,
+    };
+    let set_source = |a: &mut Args, s: Source| {
+        if a.source.replace(s).is_some() {
+            return Err("give one of --preset, --random-snp, --random-tdx".to_string());
+        }
+        Ok(())
+    };
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        let num = |v: String, name: &str| {
+            parse_u64(&v).ok_or_else(|| format!("{name}: not a number: {v:?}"))
+        };
+        match flag.as_str() {
+            "--preset" => {
+                let v = value("--preset")?;
+                set_source(&mut a, Source::Preset(v))?;
+            }
+            "--random-snp" => {
+                let v = num(value("--random-snp")?, "--random-snp")?;
+                set_source(&mut a, Source::RandomSnp(v))?;
+            }
+            "--random-tdx" => {
+                let v = num(value("--random-tdx")?, "--random-tdx")?;
+                set_source(&mut a, Source::RandomTdx(v))?;
+            }
+            "--size" => {
+                let v = value("--size")?;
+                a.size = parse_size(&v).ok_or_else(|| format!("--size: not a size: {v:?}"))?;
+            }
+            "--seed" => a.seed = num(value("--seed")?, "--seed")?,
+            "--out" => a.out = Some(value("--out")?),
+            "--describe" => a.describe = true,
+            "--corrupt" => a.corrupt.push(value("--corrupt")?.parse()?),
+            "--list-corruptions" => a.list = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(a)
+}
+
+fn run(a: Args) -> Result<(), String> {
+    if a.list {
+        for c in Corruption::all() {
+            println!("{c}\t{}\t{}", c.expect(), c.doc());
+        }
+        return Ok(());
+    }
+    let builder = match a
+        .source
+        .ok_or("give --preset, --random-snp or --random-tdx")?
+    {
+        Source::Preset(p) => match p.as_str() {
+            "ovmf" => ImageBuilder::ovmf_like(a.size),
+            "amdsev" => ImageBuilder::amdsev_like(a.size),
+            "tdvf" => ImageBuilder::tdvf_only(a.size),
+            "svsm" => ImageBuilder::svsm_like(a.size),
+            other => {
+                return Err(format!(
+                    "unknown preset {other:?} (ovmf, amdsev, tdvf, svsm)"
+                ));
+            }
+        }
+        .seed(a.seed),
+        Source::RandomSnp(s) => random_snp_layout(s),
+        Source::RandomTdx(s) => random_tdx_layout(s),
+    };
+    if a.out.is_none() && !a.describe {
+        return Err("nothing to do: give --out FILE and/or --describe".into());
+    }
+    let mut built = builder.try_build().map_err(|e| e.to_string())?;
+    for c in a.corrupt {
+        built
+            .corrupt(c)
+            .map_err(|e| format!("--corrupt {c}: {e}"))?;
+    }
+    if let Some(path) = &a.out {
+        std::fs::write(path, &built.bytes).map_err(|e| format!("{path}: {e}"))?;
+    }
+    if a.describe {
+        println!("{}", built.describe().render());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1)) {
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("gen-image: {e}");
+            }
+            eprintln!("{USAGE}");
+            ExitCode::from(if e.is_empty() { 0 } else { 2 })
+        }
+        Ok(a) => match run(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gen-image: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
