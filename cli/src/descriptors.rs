@@ -83,9 +83,8 @@ pub fn dirs() -> Vec<PathBuf> {
         return std::env::split_paths(&v).collect();
     }
     let mut d = vec![PathBuf::from("/usr/share/qemu/firmware"), PathBuf::from("/etc/qemu/firmware")];
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
+    let config =
+        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
     if let Some(c) = config {
         d.push(c.join("qemu/firmware"));
     }

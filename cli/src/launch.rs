@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use prelaunch_loader::file::MappedFile;
+use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::{Sha256, Sha256Digest};
 use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
 use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PageAugPolicy, PageOrder, TdxPolicy};
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
-use prelaunch_measure::FirmwareImage;
 
 use crate::error::{CliError, Context, failed, usage};
 use crate::output::Out;
@@ -303,7 +303,8 @@ impl LaunchArgs {
     }
 
     pub fn vmm(&self) -> Result<Vmm, CliError> {
-        Vmm::from_name(&self.vmm_type).ok_or_else(|| CliError::Usage(format!("unknown VMM type '{}' (expected QEMU, ec2 or gce)", self.vmm_type)))
+        Vmm::from_name(&self.vmm_type)
+            .ok_or_else(|| CliError::Usage(format!("unknown VMM type '{}' (expected QEMU, ec2 or gce)", self.vmm_type)))
     }
 
     /// The vCPU signature, in sev-snp-measure's precedence: family/model/stepping, signature, type.
@@ -423,10 +424,7 @@ impl LaunchArgs {
             let f = MappedFile::open(p)?;
             Ok((Sha256::digest(&f), crate::kernel_kind::looks_bootable(&f)))
         };
-        let (k, i) = rayon::join(
-            || self.kernel.as_ref().map(hash_file).transpose(),
-            || self.initrd.as_ref().map(hash_file).transpose(),
-        );
+        let (k, i) = rayon::join(|| self.kernel.as_ref().map(hash_file).transpose(), || self.initrd.as_ref().map(hash_file).transpose());
         let (k, i) = (k?, i?);
         if let (Some((_, false)), Some(p)) = (&k, &self.kernel) {
             out.warn(&format!("{}: not a bootable kernel (no PE/EFI or bzImage header found); measuring its bytes as given", p.display()));

@@ -45,7 +45,8 @@ impl MappedFile {
         // or rewrites the file while it is mapped, reads may see the new bytes or fault (SIGBUS); the
         // tool's inputs are firmware images and payloads that are not modified during a run, as with
         // every other tool that maps its inputs.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|source| FileError::Map { path: path.clone(), source })?;
+        let map =
+            unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|source| FileError::Map { path: path.clone(), source })?;
         Ok(MappedFile { path, map: Some(map) })
     }
 

@@ -84,7 +84,12 @@ pub fn fold_observed(
 
 /// Digests for several vCPU counts (each at least 1) in one walk: the plan holds VMSAs for the largest
 /// count, and each further vCPU appends one update (SNP) or one VMSA's bytes (SEV-ES).
-pub fn vcpu_table(plan: &LaunchPlan, inputs: &Inputs<'_>, resume: Option<Resume>, counts: &[u32]) -> Result<Vec<(u32, Measurement)>, PlanError> {
+pub fn vcpu_table(
+    plan: &LaunchPlan,
+    inputs: &Inputs<'_>,
+    resume: Option<Resume>,
+    counts: &[u32],
+) -> Result<Vec<(u32, Measurement)>, PlanError> {
     let mut found = std::collections::HashMap::new();
     fold_observed(
         plan,

@@ -14,7 +14,8 @@ pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: impl FnMut(usiz
         if !matches!(op.kind, OpKind::Normal | OpKind::Vmsa) {
             return Err(PlanError::Invalid(format!("operation {i}: {} in a {} plan", op.kind.name(), plan.mode.name())));
         }
-        let bytes = plan.source_bytes(op, inputs).ok_or_else(|| PlanError::Invalid(format!("operation {i}: its source bytes are missing")))?;
+        let bytes =
+            plan.source_bytes(op, inputs).ok_or_else(|| PlanError::Invalid(format!("operation {i}: its source bytes are missing")))?;
         h.update(bytes);
         observe(i, &h.clone().finish());
     }

@@ -275,20 +275,14 @@ impl Corruption {
         match *self {
             Truncate(n) | OddSize(n) => Some(n as u64),
             EntryTooShort(n) | StrayBytes(n) => Some(n as u64),
-            SevVersion(n) | SevUnknownKind(n) | TdvfVersion(n) | TdvfUnknownType(n) => {
-                Some(n as u64)
-            }
+            SevVersion(n) | SevUnknownKind(n) | TdvfVersion(n) | TdvfUnknownType(n) => Some(n as u64),
             _ => None,
         }
     }
 
     /// Every corruption with its default parameter.
     pub fn all() -> Vec<Corruption> {
-        NAMES
-            .iter()
-            .enumerate()
-            .map(|(i, (_, p))| Corruption::from_index(i, p.unwrap_or(0)))
-            .collect()
+        NAMES.iter().enumerate().map(|(i, (_, p))| Corruption::from_index(i, p.unwrap_or(0))).collect()
     }
 
     /// The kebab-case name without its parameter.
@@ -303,15 +297,15 @@ impl Corruption {
             Empty | OddSize(_) => Expect::Reject(Part::File),
             Truncate(n) if n == 0 || n % PAGE != 0 => Expect::Reject(Part::File),
             Truncate(_) => Expect::NoFooter,
-            FooterSizeTooSmall | FooterPastStart | EntryTooShort(_) | EntryOverlaps
-            | StrayBytes(_) | DuplicateEntry => Expect::Reject(Part::FooterTable),
-            ShortEntryData => Expect::Reject(Part::FooterEntry),
-            SevOffsetZero | SevOffsetPastEnd | SevSignature | SevVersion(_) | SevCountOverflow
-            | SevSizePastEnd | SevUnknownKind(_) => Expect::Reject(Part::SevMetadata),
-            TdvfOffsetZero | TdvfOffsetPastEnd | TdvfSignature | TdvfVersion(_) | TdvfLength
-            | TdvfCountOverflow | TdvfUnknownType(_) | TdvfGpaOverflow => {
-                Expect::Reject(Part::TdvfMetadata)
+            FooterSizeTooSmall | FooterPastStart | EntryTooShort(_) | EntryOverlaps | StrayBytes(_) | DuplicateEntry => {
+                Expect::Reject(Part::FooterTable)
             }
+            ShortEntryData => Expect::Reject(Part::FooterEntry),
+            SevOffsetZero | SevOffsetPastEnd | SevSignature | SevVersion(_) | SevCountOverflow | SevSizePastEnd | SevUnknownKind(_) => {
+                Expect::Reject(Part::SevMetadata)
+            }
+            TdvfOffsetZero | TdvfOffsetPastEnd | TdvfSignature | TdvfVersion(_) | TdvfLength | TdvfCountOverflow | TdvfUnknownType(_)
+            | TdvfGpaOverflow => Expect::Reject(Part::TdvfMetadata),
             TdvfOneSection
             | TdvfUnalignedGpa
             | TdvfMemBelowRaw
@@ -328,28 +322,14 @@ impl Corruption {
         use Corruption::*;
         match self {
             Empty => "empty file: say it is empty, not 'no footer'",
-            Truncate(_) => {
-                "cut to N bytes: not a multiple of 4096 -> size error; else the footer is gone -> no footer table"
-            }
-            OddSize(_) => {
-                "size not a multiple of 4096 (footer intact): size error before anything else"
-            }
-            FooterSizeTooSmall => {
-                "footer size 17 < 18: table size smaller than its own footer entry"
-            }
-            FooterPastStart => {
-                "footer size 0xffff on a 64 KiB image: table would start before the file"
-            }
+            Truncate(_) => "cut to N bytes: not a multiple of 4096 -> size error; else the footer is gone -> no footer table",
+            OddSize(_) => "size not a multiple of 4096 (footer intact): size error before anything else",
+            FooterSizeTooSmall => "footer size 17 < 18: table size smaller than its own footer entry",
+            FooterPastStart => "footer size 0xffff on a 64 KiB image: table would start before the file",
             EntryTooShort(_) => "entry length < 18: entry too short (and never loop on length 0)",
-            EntryOverlaps => {
-                "last entry's length reaches 1 byte before the table start: entry overlaps its neighbour"
-            }
-            StrayBytes(_) => {
-                "table size N bytes larger than its entries: N stray bytes at the table start"
-            }
-            DuplicateEntry => {
-                "the same GUID twice in the table: duplicate entry, naming both offsets"
-            }
+            EntryOverlaps => "last entry's length reaches 1 byte before the table start: entry overlaps its neighbour",
+            StrayBytes(_) => "table size N bytes larger than its entries: N stray bytes at the table start",
+            DuplicateEntry => "the same GUID twice in the table: duplicate entry, naming both offsets",
             ShortEntryData => "SEV-ES reset block with 2 data bytes: entry too short, needs 4",
             SevOffsetZero => "SEV metadata offset 0: outside the image",
             SevOffsetPastEnd => "SEV metadata offset size + 1: outside the image",
@@ -363,29 +343,17 @@ impl Corruption {
             TdvfSignature => "signature \"FVDT\": bad signature, expected \"TDVF\"",
             TdvfVersion(_) => "version != 1: unsupported version",
             TdvfLength => "Length = 16 + 32 (n + 1): Length does not match the section count",
-            TdvfCountOverflow => {
-                "n = 0x08000000, Length 16: Length mismatch computed without u32 wrap-around"
-            }
+            TdvfCountOverflow => "n = 0x08000000, Length 16: Length mismatch computed without u32 wrap-around",
             TdvfUnknownType(_) => "unknown section type: name the type, section index and offset",
             TdvfGpaOverflow => "GPA 0xffff_ffff_ffff_f000 + size: GPA range overflows 64 bits",
             TdvfOneSection => "one section: reads, TDX unusable (QEMU requires at least 2)",
             TdvfUnalignedGpa => "GPA not 4 KiB aligned: reads, TDX unusable",
             TdvfMemBelowRaw => "MemoryDataSize < RawDataSize: reads, TDX unusable",
-            TdvfBfvNoData => {
-                "BFV with RawDataSize 0: reads, TDX unusable (firmware volumes carry data)"
-            }
-            TdvfHobWithData => {
-                "TD_HOB with RawDataSize 4096: reads, TDX unusable (memory-only section)"
-            }
-            TdvfPermMem => {
-                "PermMem section: reads, TDX unusable under QEMU (type only td-shim knows)"
-            }
-            TdvfSplitCode => {
-                "BFV data past the end of the file: reads, TDX unusable; say to use the combined OVMF.fd"
-            }
-            TdvfUnknownAttributes => {
-                "attribute bit 2: reads, TDX unusable (unknown attribute bits)"
-            }
+            TdvfBfvNoData => "BFV with RawDataSize 0: reads, TDX unusable (firmware volumes carry data)",
+            TdvfHobWithData => "TD_HOB with RawDataSize 4096: reads, TDX unusable (memory-only section)",
+            TdvfPermMem => "PermMem section: reads, TDX unusable under QEMU (type only td-shim knows)",
+            TdvfSplitCode => "BFV data past the end of the file: reads, TDX unusable; say to use the combined OVMF.fd",
+            TdvfUnknownAttributes => "attribute bit 2: reads, TDX unusable (unknown attribute bits)",
         }
     }
 }
@@ -408,17 +376,12 @@ impl FromStr for Corruption {
             Some((n, v)) => (n, Some(v)),
             None => (s, None),
         };
-        let i = NAMES
-            .iter()
-            .position(|(n, _)| *n == name)
-            .ok_or_else(|| format!("unknown corruption {name:?}"))?;
+        let i = NAMES.iter().position(|(n, _)| *n == name).ok_or_else(|| format!("unknown corruption {name:?}"))?;
         let p = match (NAMES[i].1, value) {
             (None, Some(_)) => return Err(format!("corruption {name} takes no value")),
             (None, None) => 0,
             (Some(d), None) => d,
-            (Some(_), Some(v)) => {
-                parse_u64(v).ok_or_else(|| format!("corruption {name}: bad value {v:?}"))?
-            }
+            (Some(_), Some(v)) => parse_u64(v).ok_or_else(|| format!("corruption {name}: bad value {v:?}"))?,
         };
         Ok(Corruption::from_index(i, p))
     }
@@ -468,15 +431,10 @@ fn rewrite_table(b: &mut Built, entries: &[ExtraEntry]) -> Result<(), NotApplica
         return na("image has no footer table");
     };
     let new_len: usize = entries.iter().map(|e| e.data.len() + ENTRY_TRAILER).sum();
-    let new_start = footer
-        .checked_sub(new_len)
-        .ok_or_else(|| NotApplicable("table does not fit".into()))?;
+    let new_start = footer.checked_sub(new_len).ok_or_else(|| NotApplicable("table does not fit".into()))?;
     let blocks = b.hot_ranges().into_iter().filter(|r| r.start < old_start);
     if let Some(r) = blocks.into_iter().find(|r| r.end > new_start) {
-        return na(format!(
-            "the grown table would overwrite a block at [{:#x}, {:#x})",
-            r.start, r.end
-        ));
+        return na(format!("the grown table would overwrite a block at [{:#x}, {:#x})", r.start, r.end));
     }
     let (start, size, layout) = write_table(&mut b.bytes, footer, entries);
     b.footer_table_start = Some(start);
@@ -486,34 +444,23 @@ fn rewrite_table(b: &mut Built, entries: &[ExtraEntry]) -> Result<(), NotApplica
 }
 
 fn current_entries(b: &Built) -> Vec<ExtraEntry> {
-    b.entries
-        .iter()
-        .map(|e| ExtraEntry {
-            guid: e.guid,
-            data: b.bytes[e.data_offset..e.data_offset + e.data_len].to_vec(),
-        })
-        .collect()
+    b.entries.iter().map(|e| ExtraEntry { guid: e.guid, data: b.bytes[e.data_offset..e.data_offset + e.data_len].to_vec() }).collect()
 }
 
 fn footer(b: &Built) -> Result<usize, NotApplicable> {
-    b.footer_offset
-        .ok_or_else(|| NotApplicable("image has no footer table".into()))
+    b.footer_offset.ok_or_else(|| NotApplicable("image has no footer table".into()))
 }
 
 fn entry_data(b: &Built, g: &guid::Guid, what: &str) -> Result<usize, NotApplicable> {
-    b.entry(g)
-        .map(|e| e.data_offset)
-        .ok_or_else(|| NotApplicable(format!("image has no {what} entry")))
+    b.entry(g).map(|e| e.data_offset).ok_or_else(|| NotApplicable(format!("image has no {what} entry")))
 }
 
 fn sev(b: &Built) -> Result<usize, NotApplicable> {
-    b.sev_metadata_offset
-        .ok_or_else(|| NotApplicable("image has no SEV metadata".into()))
+    b.sev_metadata_offset.ok_or_else(|| NotApplicable("image has no SEV metadata".into()))
 }
 
 fn tdvf(b: &Built) -> Result<usize, NotApplicable> {
-    b.tdvf_offset
-        .ok_or_else(|| NotApplicable("image has no TDVF metadata".into()))
+    b.tdvf_offset.ok_or_else(|| NotApplicable("image has no TDVF metadata".into()))
 }
 
 /// File offset of section `i` and the first section (by spec) matching `pred`.
@@ -524,10 +471,7 @@ fn tdvf_section(
 ) -> Result<(usize, crate::tdvf::TdvfSection), NotApplicable> {
     let at = tdvf(b)?;
     let sections = b.spec.tdvf.as_deref().unwrap_or_default();
-    let i = sections
-        .iter()
-        .position(pred)
-        .ok_or_else(|| NotApplicable(format!("no {what} section")))?;
+    let i = sections.iter().position(pred).ok_or_else(|| NotApplicable(format!("no {what} section")))?;
     Ok((at + 16 + 32 * i, sections[i]))
 }
 
@@ -538,12 +482,7 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
     match c {
         Empty => {
             b.bytes.clear();
-            (
-                b.footer_offset,
-                b.footer_table_start,
-                b.sev_metadata_offset,
-                b.tdvf_offset,
-            ) = (None, None, None, None);
+            (b.footer_offset, b.footer_table_start, b.sev_metadata_offset, b.tdvf_offset) = (None, None, None, None);
             b.entries.clear();
         }
         Truncate(n) => {
@@ -560,9 +499,7 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
         }
         OddSize(n) => {
             if n % PAGE == 0 || n >= len {
-                return na(format!(
-                    "odd-size={n}: N must be below the image size and not a multiple of 4096"
-                ));
+                return na(format!("odd-size={n}: N must be below the image size and not a multiple of 4096"));
             }
             if b.hot_ranges().iter().any(|r| r.start < n) {
                 return na("odd-size would cut into a metadata block");
@@ -585,24 +522,16 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
             if n as usize >= ENTRY_TRAILER {
                 return na(format!("entry-too-short={n}: must be under 18"));
             }
-            let e = b
-                .entries
-                .first()
-                .ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
+            let e = b.entries.first().ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
             put_u16(&mut b.bytes, e.len_offset, n);
         }
         EntryOverlaps => {
-            let e = b
-                .entries
-                .last()
-                .ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
+            let e = b.entries.last().ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
             put_u16(&mut b.bytes, e.len_offset, e.entry_len() as u16 + 1);
         }
         StrayBytes(n) => {
             if n == 0 || n as usize >= ENTRY_TRAILER {
-                return na(format!(
-                    "stray-bytes={n}: must be 1..=17 (18 or more would read a bogus entry)"
-                ));
+                return na(format!("stray-bytes={n}: must be 1..=17 (18 or more would read a bogus entry)"));
             }
             let f = footer(b)?;
             let size = b.footer_table_size + n as usize;
@@ -612,23 +541,14 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
         }
         DuplicateEntry => {
             let mut entries = current_entries(b);
-            let first = entries
-                .first()
-                .cloned()
-                .ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
+            let first = entries.first().cloned().ok_or_else(|| NotApplicable("footer table has no entries".into()))?;
             entries.push(first);
             rewrite_table(b, &entries)?;
         }
         ShortEntryData => {
             let mut entries = current_entries(b);
-            let short = ExtraEntry {
-                guid: guid::SEV_ES_RESET_BLOCK,
-                data: 0x80b004u32.to_le_bytes()[..2].to_vec(),
-            };
-            match entries
-                .iter_mut()
-                .find(|e| e.guid == guid::SEV_ES_RESET_BLOCK)
-            {
+            let short = ExtraEntry { guid: guid::SEV_ES_RESET_BLOCK, data: 0x80b004u32.to_le_bytes()[..2].to_vec() };
+            match entries.iter_mut().find(|e| e.guid == guid::SEV_ES_RESET_BLOCK) {
                 Some(e) => e.data.truncate(2),
                 None => entries.push(short),
             }
@@ -685,11 +605,7 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
         TdvfLength => {
             let at = tdvf(b)?;
             let n = get_u32(&b.bytes, at + 12);
-            put_u32(
-                &mut b.bytes,
-                at + 4,
-                n.wrapping_add(1).wrapping_mul(32).wrapping_add(16),
-            );
+            put_u32(&mut b.bytes, at + 4, n.wrapping_add(1).wrapping_mul(32).wrapping_add(16));
         }
         TdvfCountOverflow => {
             let at = tdvf(b)?;
@@ -730,10 +646,8 @@ pub fn apply(b: &mut Built, c: Corruption) -> Result<(), NotApplicable> {
             put_u32(&mut b.bytes, at + 4, PAGE as u32);
         }
         TdvfPermMem => {
-            let (at, _) =
-                tdvf_section(b, "TempMem", |s| s.kind == TdvfType::TEMP_MEM).or_else(|_| {
-                    tdvf_section(b, "TempMem or TD_HOB", |s| s.kind == TdvfType::TD_HOB)
-                })?;
+            let (at, _) = tdvf_section(b, "TempMem", |s| s.kind == TdvfType::TEMP_MEM)
+                .or_else(|_| tdvf_section(b, "TempMem or TD_HOB", |s| s.kind == TdvfType::TD_HOB))?;
             put_u32(&mut b.bytes, at + 24, TdvfType::PERM_MEM.0);
         }
         TdvfSplitCode => {

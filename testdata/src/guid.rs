@@ -20,10 +20,7 @@ impl Guid {
     pub const fn parse(s: &str) -> Guid {
         let t = s.as_bytes();
         assert!(t.len() == 36, "GUID text must be 36 characters");
-        assert!(
-            t[8] == b'-' && t[13] == b'-' && t[18] == b'-' && t[23] == b'-',
-            "GUID text: dashes misplaced"
-        );
+        assert!(t[8] == b'-' && t[13] == b'-' && t[18] == b'-' && t[23] == b'-', "GUID text: dashes misplaced");
         let mut be = [0u8; 16];
         let mut i = 0;
         let mut j = 0;
@@ -102,19 +99,10 @@ mod tests {
     #[test]
     fn stored_mixed_endian() {
         // 96b582de-1fb2-45f7-... as it appears in a hex dump of OVMF.fd.
-        let want = [
-            0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a,
-            0x08, 0x2d,
-        ];
+        let want = [0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d];
         assert_eq!(FOOTER_TABLE.0, want);
-        assert_eq!(
-            FOOTER_TABLE.to_string(),
-            "96b582de-1fb2-45f7-baea-a366c55a082d"
-        );
-        assert_eq!(
-            TDVF_DESCRIPTOR.to_string(),
-            "e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae"
-        );
+        assert_eq!(FOOTER_TABLE.to_string(), "96b582de-1fb2-45f7-baea-a366c55a082d");
+        assert_eq!(TDVF_DESCRIPTOR.to_string(), "e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae");
     }
 
     #[test]

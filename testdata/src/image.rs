@@ -132,13 +132,7 @@ fn stock_tdvf(size: usize, first_temp: (u64, u64)) -> Vec<TdvfSection> {
     let cfv = preset_cfv_size(size);
     let base = FOUR_GIB.wrapping_sub(size as u64);
     vec![
-        TdvfSection::data(
-            TdvfType::BFV,
-            cfv as u32,
-            size.saturating_sub(cfv) as u32,
-            base.wrapping_add(cfv as u64),
-            MR_EXTEND,
-        ),
+        TdvfSection::data(TdvfType::BFV, cfv as u32, size.saturating_sub(cfv) as u32, base.wrapping_add(cfv as u64), MR_EXTEND),
         TdvfSection::data(TdvfType::CFV, 0, cfv as u32, base, 0),
         TdvfSection::memory(TdvfType::TEMP_MEM, first_temp.0, first_temp.1, 0),
         TdvfSection::memory(TdvfType::TEMP_MEM, 0x80b000, 0x2000, 0),
@@ -194,14 +188,8 @@ impl ImageBuilder {
     pub fn amdsev_like(size: usize) -> ImageBuilder {
         ImageBuilder {
             reset_eip: Some(0x80b004),
-            secret_block: Some(GpaRange {
-                gpa: 0x810000,
-                size: 0xc00,
-            }),
-            hashes_table: Some(GpaRange {
-                gpa: 0x810c00,
-                size: 0x400,
-            }),
+            secret_block: Some(GpaRange { gpa: 0x810000, size: 0xc00 }),
+            hashes_table: Some(GpaRange { gpa: 0x810c00, size: 0x400 }),
             sev_metadata: Some(vec![
                 SevItem::new(0x800000, 0x9000, SevKind::SEC_MEM),
                 SevItem::new(0x80a000, 0x3000, SevKind::SEC_MEM),
@@ -219,10 +207,7 @@ impl ImageBuilder {
     /// A TDVF image with nothing SEV: the footer table holds only the TDX entry. Sections as in
     /// [`ImageBuilder::ovmf_like`].
     pub fn tdvf_only(size: usize) -> ImageBuilder {
-        ImageBuilder {
-            tdvf: Some(stock_tdvf(size, (0x811000, 0xf000))),
-            ..ImageBuilder::new(size)
-        }
+        ImageBuilder { tdvf: Some(stock_tdvf(size, (0x811000, 0xf000))), ..ImageBuilder::new(size) }
     }
 
     /// Like a COCONUT-SVSM binary: reset EIP 0xfffffff0, SVSM info (entry offset 0), SEV metadata
@@ -279,8 +264,7 @@ impl ImageBuilder {
 
     /// The image and its layout. Panics where [`ImageBuilder::try_build`] fails.
     pub fn built(&self) -> Built {
-        self.try_build()
-            .unwrap_or_else(|e| panic!("cannot build image: {e}"))
+        self.try_build().unwrap_or_else(|e| panic!("cannot build image: {e}"))
     }
 
     /// Lays out and writes the image: fails when the size is not a whole number of pages or the table
@@ -288,9 +272,7 @@ impl ImageBuilder {
     pub fn try_build(&self) -> Result<Built, BuildError> {
         let size = self.size;
         if size == 0 || size % PAGE != 0 {
-            return err(format!(
-                "size {size:#x} is not a non-zero multiple of 4 KiB (use a corruption for that)"
-            ));
+            return err(format!("size {size:#x} is not a non-zero multiple of 4 KiB (use a corruption for that)"));
         }
         if size as u64 > FOUR_GIB {
             return err(format!("size {size:#x} is over 4 GiB"));
@@ -304,75 +286,36 @@ impl ImageBuilder {
 
         // Sizes first: entry data lengths do not depend on where the blocks go.
         let entries = self.footer_entries(0, 0);
-        let table_len: usize = entries
-            .iter()
-            .map(|e| e.data.len() + ENTRY_TRAILER)
-            .sum::<usize>()
-            + ENTRY_TRAILER;
-        if let Some(e) = entries
-            .iter()
-            .find(|e| e.data.len() + ENTRY_TRAILER > u16::MAX as usize)
-        {
-            return err(format!(
-                "footer entry {} has {} data bytes, over a u16 length",
-                e.guid,
-                e.data.len()
-            ));
+        let table_len: usize = entries.iter().map(|e| e.data.len() + ENTRY_TRAILER).sum::<usize>() + ENTRY_TRAILER;
+        if let Some(e) = entries.iter().find(|e| e.data.len() + ENTRY_TRAILER > u16::MAX as usize) {
+            return err(format!("footer entry {} has {} data bytes, over a u16 length", e.guid, e.data.len()));
         }
         if self.footer && table_len > u16::MAX as usize {
-            return err(format!(
-                "footer table of {table_len} bytes is over a u16 size"
-            ));
+            return err(format!("footer table of {table_len} bytes is over a u16 size"));
         }
         let footer_offset = size - FOOTER_GAP - ENTRY_TRAILER;
         let tail_start = if self.footer {
-            size.checked_sub(FOOTER_GAP + table_len).ok_or_else(|| {
-                BuildError(format!("footer table of {table_len} bytes does not fit"))
-            })?
+            size.checked_sub(FOOTER_GAP + table_len).ok_or_else(|| BuildError(format!("footer table of {table_len} bytes does not fit")))?
         } else {
             size - FOOTER_GAP
         };
 
         let mut used: Vec<Range<usize>> = Vec::new();
         used.push(tail_start..size);
-        let sev_block = self
-            .sev_metadata
-            .as_deref()
-            .filter(|_| self.footer)
-            .map(sev::encode);
-        let tdvf_block = self
-            .tdvf
-            .as_deref()
-            .filter(|_| self.footer || self.tdvf_legacy_pointer)
-            .map(tdvf::encode);
+        let sev_block = self.sev_metadata.as_deref().filter(|_| self.footer).map(sev::encode);
+        let tdvf_block = self.tdvf.as_deref().filter(|_| self.footer || self.tdvf_legacy_pointer).map(tdvf::encode);
         // Pinned blocks claim their space before auto-placed ones look for room.
-        let mut sev_at = pin(
-            &sev_block,
-            self.sev_metadata_at,
-            0,
-            "SEV metadata",
-            size,
-            &mut used,
-        )?;
-        let mut tdvf_at = pin(
-            &tdvf_block,
-            self.tdvf_at,
-            16,
-            "TDVF descriptor",
-            size,
-            &mut used,
-        )?;
+        let mut sev_at = pin(&sev_block, self.sev_metadata_at, 0, "SEV metadata", size, &mut used)?;
+        let mut tdvf_at = pin(&tdvf_block, self.tdvf_at, 16, "TDVF descriptor", size, &mut used)?;
         let mut cursor = tail_start.saturating_sub(BLOCK_GAP);
         if let (Some(b), None) = (&sev_block, sev_at) {
-            let at = alloc_below(&used, cursor, b.len())
-                .ok_or_else(|| BuildError("no room for the SEV metadata".into()))?;
+            let at = alloc_below(&used, cursor, b.len()).ok_or_else(|| BuildError("no room for the SEV metadata".into()))?;
             used.push(at..at + b.len());
             sev_at = Some(at);
             cursor = at.saturating_sub(BLOCK_GAP);
         }
         if let (Some(b), None) = (&tdvf_block, tdvf_at) {
-            let start = alloc_below(&used, cursor, b.len())
-                .ok_or_else(|| BuildError("no room for the TDVF descriptor".into()))?;
+            let start = alloc_below(&used, cursor, b.len()).ok_or_else(|| BuildError("no room for the TDVF descriptor".into()))?;
             used.push(start..start + b.len());
             tdvf_at = Some(start + 16);
         }
@@ -384,20 +327,14 @@ impl ImageBuilder {
             bytes[at - 16..at - 16 + b.len()].copy_from_slice(b);
         }
         if self.tdvf_legacy_pointer {
-            let at = tdvf_at
-                .ok_or_else(|| BuildError("tdvf_legacy_pointer without TDVF metadata".into()))?;
+            let at = tdvf_at.ok_or_else(|| BuildError("tdvf_legacy_pointer without TDVF metadata".into()))?;
             bytes[size - 0x20..size - 0x1c].copy_from_slice(&(at as u32).to_le_bytes());
         }
 
-        let (mut footer_at, mut table_start, mut table_size, mut layout) =
-            (None, None, 0, Vec::new());
+        let (mut footer_at, mut table_start, mut table_size, mut layout) = (None, None, 0, Vec::new());
         if self.footer {
             let from_end = |at: Option<usize>| at.map_or(0, |a| (size - a) as u32);
-            let (start, len, entries) = write_table(
-                &mut bytes,
-                footer_offset,
-                &self.footer_entries(from_end(sev_at), from_end(tdvf_at)),
-            );
+            let (start, len, entries) = write_table(&mut bytes, footer_offset, &self.footer_entries(from_end(sev_at), from_end(tdvf_at)));
             debug_assert_eq!((start, len), (tail_start, table_len));
             footer_at = Some(footer_offset);
             table_start = Some(start);
@@ -430,18 +367,13 @@ fn pin(
     let (Some(b), Some(at)) = (block, at) else {
         return Ok(None);
     };
-    let start = at
-        .checked_sub(lead)
-        .ok_or_else(|| BuildError(format!("{what} at {at:#x}: no room for its GUID")))?;
+    let start = at.checked_sub(lead).ok_or_else(|| BuildError(format!("{what} at {at:#x}: no room for its GUID")))?;
     let r = start..start + b.len();
     if r.end > size {
         return err(format!("{what} at {at:#x} runs past the end of the image"));
     }
     if let Some(o) = used.iter().find(|o| o.start < r.end && r.start < o.end) {
-        return err(format!(
-            "{what} [{:#x}, {:#x}) overlaps [{:#x}, {:#x})",
-            r.start, r.end, o.start, o.end
-        ));
+        return err(format!("{what} [{:#x}, {:#x}) overlaps [{:#x}, {:#x})", r.start, r.end, o.start, o.end));
     }
     used.push(r);
     Ok(Some(at))
@@ -449,11 +381,7 @@ fn pin(
 
 /// Writes `entries` (walk order) backwards from the footer entry at `footer_offset`, then the footer
 /// itself. Returns the table's start, its size field and where each entry went.
-pub(crate) fn write_table(
-    bytes: &mut [u8],
-    footer_offset: usize,
-    entries: &[ExtraEntry],
-) -> (usize, usize, Vec<EntryLayout>) {
+pub(crate) fn write_table(bytes: &mut [u8], footer_offset: usize, entries: &[ExtraEntry]) -> (usize, usize, Vec<EntryLayout>) {
     let mut end = footer_offset;
     let mut layout = Vec::new();
     for e in entries {
@@ -511,18 +439,12 @@ impl Built {
 
     /// Length of the SEV metadata block as built (header + items).
     pub fn sev_metadata_len(&self) -> Option<usize> {
-        self.spec
-            .sev_metadata
-            .as_ref()
-            .map(|v| sev::HEADER_LEN + sev::ITEM_LEN * v.len())
+        self.spec.sev_metadata.as_ref().map(|v| sev::HEADER_LEN + sev::ITEM_LEN * v.len())
     }
 
     /// Length of the TDVF descriptor as built, from the signature on (excluding the GUID before it).
     pub fn tdvf_len(&self) -> Option<usize> {
-        self.spec
-            .tdvf
-            .as_ref()
-            .map(|v| tdvf::DESCRIPTOR_LEN + tdvf::SECTION_LEN * v.len())
+        self.spec.tdvf.as_ref().map(|v| tdvf::DESCRIPTOR_LEN + tdvf::SECTION_LEN * v.len())
     }
 
     /// File ranges holding the structures parsers read: the footer table with the tail, and each block.
@@ -560,10 +482,7 @@ mod tests {
         let mut out = Vec::new();
         while end > start {
             let len = u16_at(b, end - 18);
-            out.push((
-                Guid::from_slice(&b[end - 16..end]).unwrap(),
-                b[end - len..end - 18].to_vec(),
-            ));
+            out.push((Guid::from_slice(&b[end - 16..end]).unwrap(), b[end - len..end - 18].to_vec()));
             end -= len;
         }
         assert_eq!(end, start);
@@ -583,25 +502,11 @@ mod tests {
     fn extra_entries_follow_known_ones() {
         let mut spec = ImageBuilder::new(2 * PAGE);
         spec.reset_eip = Some(0x1234_5678);
-        spec.extra_entries = vec![
-            ExtraEntry {
-                guid: Guid([7; 16]),
-                data: vec![],
-            },
-            ExtraEntry {
-                guid: Guid([8; 16]),
-                data: vec![1, 2, 3],
-            },
-        ];
+        spec.extra_entries =
+            vec![ExtraEntry { guid: Guid([7; 16]), data: vec![] }, ExtraEntry { guid: Guid([8; 16]), data: vec![1, 2, 3] }];
         let b = spec.built();
         let w = walk(&b.bytes);
-        assert_eq!(
-            w[0],
-            (
-                guid::SEV_ES_RESET_BLOCK,
-                0x1234_5678u32.to_le_bytes().to_vec()
-            )
-        );
+        assert_eq!(w[0], (guid::SEV_ES_RESET_BLOCK, 0x1234_5678u32.to_le_bytes().to_vec()));
         assert_eq!(w[1], (Guid([7; 16]), vec![]));
         assert_eq!(w[2], (Guid([8; 16]), vec![1, 2, 3]));
         assert_eq!(b.entries[2].name, "unknown");
@@ -619,12 +524,7 @@ mod tests {
         assert_eq!(&b.bytes[0x2010..0x2014], b"TDVF");
         assert_eq!(b.bytes[0x2000..0x2010], guid::TDVF_DESCRIPTOR.0);
         let w = walk(&b.bytes);
-        let from_end = |g: Guid| {
-            w.iter()
-                .find(|e| e.0 == g)
-                .map(|e| u32::from_le_bytes(e.1[..4].try_into().unwrap()))
-                .unwrap()
-        };
+        let from_end = |g: Guid| w.iter().find(|e| e.0 == g).map(|e| u32::from_le_bytes(e.1[..4].try_into().unwrap())).unwrap();
         assert_eq!(from_end(guid::SEV_METADATA), 0x10000 - 0x1000);
         assert_eq!(from_end(guid::TDX_METADATA), 0x10000 - 0x2010);
     }
@@ -640,10 +540,7 @@ mod tests {
         spec.tdvf_at = Some(0x10000 - 40);
         assert!(spec.try_build().is_err(), "TDVF over the table");
         let mut spec = ImageBuilder::new(PAGE);
-        spec.extra_entries = vec![ExtraEntry {
-            guid: Guid([1; 16]),
-            data: vec![0; 5000],
-        }];
+        spec.extra_entries = vec![ExtraEntry { guid: Guid([1; 16]), data: vec![0; 5000] }];
         assert!(spec.try_build().is_err(), "table larger than the image");
         let mut spec = ImageBuilder::new(PAGE);
         spec.tdvf_legacy_pointer = true;
@@ -658,8 +555,7 @@ mod tests {
         let b = spec.built();
         assert_eq!(b.footer_offset, None);
         assert_ne!(b.bytes[0x8000 - 48..0x8000 - 32], guid::FOOTER_TABLE.0);
-        let ptr =
-            u32::from_le_bytes(b.bytes[0x8000 - 0x20..0x8000 - 0x1c].try_into().unwrap()) as usize;
+        let ptr = u32::from_le_bytes(b.bytes[0x8000 - 0x20..0x8000 - 0x1c].try_into().unwrap()) as usize;
         assert_eq!(Some(ptr), b.tdvf_offset);
         assert_eq!(&b.bytes[ptr..ptr + 4], b"TDVF");
     }

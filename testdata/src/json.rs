@@ -87,12 +87,7 @@ impl Built {
     pub fn describe(&self) -> Json {
         let s = &self.spec;
         let range = |r: Option<crate::image::GpaRange>| {
-            r.map_or(Json::Null, |r| {
-                Json::Obj(vec![
-                    ("gpa", Json::Num(r.gpa.into())),
-                    ("size", Json::Num(r.size.into())),
-                ])
-            })
+            r.map_or(Json::Null, |r| Json::Obj(vec![("gpa", Json::Num(r.gpa.into())), ("size", Json::Num(r.size.into()))]))
         };
         let entries = self
             .entries
@@ -103,24 +98,13 @@ impl Built {
                     ("name", Json::Str(e.name.into())),
                     ("data_offset", Json::Num(e.data_offset as u64)),
                     ("length", Json::Num(e.entry_len() as u64)),
-                    (
-                        "data",
-                        Json::Str(
-                            self.bytes
-                                .get(e.data_offset..e.data_offset + e.data_len)
-                                .map(hex)
-                                .unwrap_or_default(),
-                        ),
-                    ),
+                    ("data", Json::Str(self.bytes.get(e.data_offset..e.data_offset + e.data_len).map(hex).unwrap_or_default())),
                 ])
             })
             .collect();
         let sev = s.sev_metadata.as_ref().map_or(Json::Null, |items| {
             Json::Obj(vec![
-                (
-                    "offset",
-                    Json::opt(self.sev_metadata_offset.map(|v| v as u64)),
-                ),
+                ("offset", Json::opt(self.sev_metadata_offset.map(|v| v as u64))),
                 (
                     "items",
                     Json::Arr(
@@ -172,10 +156,7 @@ impl Built {
                 "footer",
                 Json::Obj(vec![
                     ("offset", Json::opt(self.footer_offset.map(|v| v as u64))),
-                    (
-                        "table_start",
-                        Json::opt(self.footer_table_start.map(|v| v as u64)),
-                    ),
+                    ("table_start", Json::opt(self.footer_table_start.map(|v| v as u64))),
                     ("table_size", Json::Num(self.footer_table_size as u64)),
                     ("entries", Json::Arr(entries)),
                 ]),
@@ -186,15 +167,7 @@ impl Built {
             ("svsm_entry_offset", Json::opt(s.svsm_entry_offset)),
             ("sev_metadata", sev),
             ("tdvf", tdvf),
-            (
-                "corruptions",
-                Json::Arr(
-                    self.corruptions
-                        .iter()
-                        .map(|c| Json::Str(c.clone()))
-                        .collect(),
-                ),
-            ),
+            ("corruptions", Json::Arr(self.corruptions.iter().map(|c| Json::Str(c.clone())).collect())),
         ])
     }
 }
@@ -211,9 +184,6 @@ mod tests {
             ("c", Json::Obj(vec![])),
             ("d", Json::Bool(false)),
         ]);
-        assert_eq!(
-            j.render(),
-            "{\n  \"a\": [\n    1,\n    null\n  ],\n  \"b\": \"q\\\"\\\\\\u000a\",\n  \"c\": {},\n  \"d\": false\n}"
-        );
+        assert_eq!(j.render(), "{\n  \"a\": [\n    1,\n    null\n  ],\n  \"b\": \"q\\\"\\\\\\u000a\",\n  \"c\": {},\n  \"d\": false\n}");
     }
 }

@@ -23,9 +23,7 @@ pub mod tdvf;
 
 pub use corrupt::{Corruption, Expect, NotApplicable, Part, Platform, apply};
 pub use guid::Guid;
-pub use image::{
-    BuildError, Built, EntryLayout, ExtraEntry, FOUR_GIB, GpaRange, ImageBuilder, PAGE,
-};
+pub use image::{BuildError, Built, EntryLayout, ExtraEntry, FOUR_GIB, GpaRange, ImageBuilder, PAGE};
 pub use mutate::{mutate, mutate_in};
 pub use random::{random_snp_layout, random_tdx_layout};
 pub use rng::Rng;

@@ -9,27 +9,10 @@ use crate::rng::Rng;
 /// Values that sit on the boundaries parsers check: lengths around 18, counts that overflow, offsets
 /// around the image size.
 fn interesting(r: &mut Rng, len: usize) -> u32 {
-    const FIXED: [u32; 14] = [
-        0,
-        1,
-        2,
-        15,
-        16,
-        17,
-        18,
-        19,
-        0x7fff_ffff,
-        0x8000_0000,
-        0xffff_ffff,
-        0xffff,
-        0x1000,
-        0x0800_0000,
-    ];
+    const FIXED: [u32; 14] = [0, 1, 2, 15, 16, 17, 18, 19, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xffff, 0x1000, 0x0800_0000];
     match r.below(4) {
         0 => len as u32,
-        1 => (len as u32)
-            .wrapping_add(r.range(0, 64) as u32)
-            .wrapping_sub(32),
+        1 => (len as u32).wrapping_add(r.range(0, 64) as u32).wrapping_sub(32),
         _ => FIXED[r.below(FIXED.len())],
     }
 }
@@ -43,11 +26,7 @@ pub fn mutate_in(bytes: &mut [u8], seed: u64, n: usize, hot: &[Range<usize>]) {
         return;
     }
     let tail = len.saturating_sub(4096)..len;
-    let hot: Vec<Range<usize>> = hot
-        .iter()
-        .filter(|h| h.start < h.end && h.end <= len)
-        .cloned()
-        .collect();
+    let hot: Vec<Range<usize>> = hot.iter().filter(|h| h.start < h.end && h.end <= len).cloned().collect();
     let mut r = Rng::new(seed);
     let pick = |r: &mut Rng| {
         let area = match r.below(100) {
@@ -121,19 +100,10 @@ mod tests {
         b.mutate(5, 40);
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.bytes.len(), clean.bytes.len());
-        let changed: Vec<usize> = (0..clean.bytes.len())
-            .filter(|&i| a.bytes[i] != clean.bytes[i])
-            .collect();
+        let changed: Vec<usize> = (0..clean.bytes.len()).filter(|&i| a.bytes[i] != clean.bytes[i]).collect();
         assert!(!changed.is_empty());
-        let in_tail = changed
-            .iter()
-            .filter(|&&i| i >= clean.bytes.len() - 4096)
-            .count();
-        assert!(
-            in_tail * 2 > changed.len(),
-            "{in_tail} of {} changes in the last 4 KiB",
-            changed.len()
-        );
+        let in_tail = changed.iter().filter(|&&i| i >= clean.bytes.len() - 4096).count();
+        assert!(in_tail * 2 > changed.len(), "{in_tail} of {} changes in the last 4 KiB", changed.len());
     }
 
     #[test]

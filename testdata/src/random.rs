@@ -59,10 +59,7 @@ fn random_extras(r: &mut Rng) -> Vec<ExtraEntry> {
             }
             let mut data = vec![0u8; r.below(25)];
             r.fill(&mut data);
-            out.push(ExtraEntry {
-                guid: Guid(g),
-                data,
-            });
+            out.push(ExtraEntry { guid: Guid(g), data });
         }
     }
     out
@@ -81,31 +78,14 @@ fn add_snp(b: &mut ImageBuilder, r: &mut Rng) {
         kinds.push(SevKind::KERNEL_HASHES);
     }
     r.shuffle(&mut kinds);
-    let sizes: Vec<u64> = kinds
-        .iter()
-        .map(|k| {
-            if *k == SevKind::SEC_MEM {
-                r.range(1, 16) * PAGE as u64
-            } else {
-                PAGE as u64
-            }
-        })
-        .collect();
+    let sizes: Vec<u64> = kinds.iter().map(|k| if *k == SevKind::SEC_MEM { r.range(1, 16) * PAGE as u64 } else { PAGE as u64 }).collect();
     let gpas = place_below_firmware(r, &sizes);
-    let items: Vec<SevItem> = kinds
-        .iter()
-        .zip(&sizes)
-        .zip(&gpas)
-        .map(|((k, s), g)| SevItem::new(*g as u32, *s as u32, *k))
-        .collect();
+    let items: Vec<SevItem> = kinds.iter().zip(&sizes).zip(&gpas).map(|((k, s), g)| SevItem::new(*g as u32, *s as u32, *k)).collect();
 
     b.hashes_table = match items.iter().find(|i| i.kind == SevKind::KERNEL_HASHES) {
         Some(page) => {
             let off = r.range(0, ((PAGE as u32 - HASHES_TABLE_LEN) / 16) as u64) as u32 * 16;
-            Some(GpaRange {
-                gpa: page.gpa + off,
-                size: (PAGE as u32 - off).min(0x400),
-            })
+            Some(GpaRange { gpa: page.gpa + off, size: (PAGE as u32 - off).min(0x400) })
         }
         None if r.chance(50) => Some(GpaRange { gpa: 0, size: 0 }),
         None => None,
@@ -137,55 +117,26 @@ fn random_tdvf(size: usize, r: &mut Rng) -> Vec<TdvfSection> {
     let (bfv, cfv) = if r.chance(70) {
         // OVMF.fd: CFV first, BFV up to the end of the file.
         let split = r.range(1, pages / 2);
-        (
-            (
-                (if with_cfv {
-                    split
-                } else {
-                    r.range(0, pages - 1)
-                }),
-                pages,
-            ),
-            (0, split),
-        )
+        (((if with_cfv { split } else { r.range(0, pages - 1) }), pages), (0, split))
     } else {
         let split = r.range(1, pages - 1);
         let (lo, hi) = (page_span(r, 0, split), page_span(r, split, pages));
         if r.chance(50) { (lo, hi) } else { (hi, lo) }
     };
     let data = |kind, (s, e): (u64, u64), attrs| {
-        TdvfSection::data(
-            kind,
-            (s * PAGE as u64) as u32,
-            ((e - s) * PAGE as u64) as u32,
-            base + s * PAGE as u64,
-            attrs,
-        )
+        TdvfSection::data(kind, (s * PAGE as u64) as u32, ((e - s) * PAGE as u64) as u32, base + s * PAGE as u64, attrs)
     };
     let mut sections = vec![data(TdvfType::BFV, bfv, MR_EXTEND)];
     if with_cfv {
-        sections.push(data(
-            TdvfType::CFV,
-            cfv,
-            if r.chance(25) { MR_EXTEND } else { 0 },
-        ));
+        sections.push(data(TdvfType::CFV, cfv, if r.chance(25) { MR_EXTEND } else { 0 }));
     }
     let mut kinds = vec![TdvfType::TD_HOB];
     kinds.extend((0..r.range(0, 3)).map(|_| TdvfType::TEMP_MEM));
     let sizes: Vec<u64> = kinds.iter().map(|_| r.range(1, 16) * PAGE as u64).collect();
     let gpas = place_below_firmware(r, &sizes);
-    let aug = if kinds.len() > 1 && r.chance(30) {
-        Some(r.range(1, kinds.len() as u64 - 1) as usize)
-    } else {
-        None
-    };
+    let aug = if kinds.len() > 1 && r.chance(30) { Some(r.range(1, kinds.len() as u64 - 1) as usize) } else { None };
     for (i, k) in kinds.iter().enumerate() {
-        sections.push(TdvfSection::memory(
-            *k,
-            gpas[i],
-            sizes[i],
-            if aug == Some(i) { PAGE_AUG } else { 0 },
-        ));
+        sections.push(TdvfSection::memory(*k, gpas[i], sizes[i], if aug == Some(i) { PAGE_AUG } else { 0 }));
     }
     r.shuffle(&mut sections);
     sections

@@ -65,10 +65,7 @@ mod tests {
 
     #[test]
     fn encodes_header_and_items() {
-        let b = encode(&[
-            SevItem::new(0x80d000, 0x1000, SevKind::SECRETS),
-            SevItem::new(0x80e000, 0x1000, SevKind::CPUID),
-        ]);
+        let b = encode(&[SevItem::new(0x80d000, 0x1000, SevKind::SECRETS), SevItem::new(0x80e000, 0x1000, SevKind::CPUID)]);
         assert_eq!(b.len(), 40);
         assert_eq!(&b[..4], b"ASEV");
         assert_eq!(b[4..8], 40u32.to_le_bytes());

@@ -28,17 +28,7 @@ impl TdvfType {
     pub const TD_PARAMS: TdvfType = TdvfType(8);
 
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 9] = [
-            "bfv",
-            "cfv",
-            "td_hob",
-            "temp_mem",
-            "perm_mem",
-            "payload",
-            "payload_param",
-            "td_info",
-            "td_params",
-        ];
+        const NAMES: [&str; 9] = ["bfv", "cfv", "td_hob", "temp_mem", "perm_mem", "payload", "payload_param", "td_info", "td_params"];
         NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
     }
 }
@@ -57,33 +47,13 @@ pub struct TdvfSection {
 impl TdvfSection {
     /// A section whose bytes come from the file (BFV, CFV): `raw_size` bytes at `data_offset`, mapped
     /// at `gpa` with the same memory size.
-    pub const fn data(
-        kind: TdvfType,
-        data_offset: u32,
-        raw_size: u32,
-        gpa: u64,
-        attributes: u32,
-    ) -> TdvfSection {
-        TdvfSection {
-            data_offset,
-            raw_size,
-            gpa,
-            mem_size: raw_size as u64,
-            kind,
-            attributes,
-        }
+    pub const fn data(kind: TdvfType, data_offset: u32, raw_size: u32, gpa: u64, attributes: u32) -> TdvfSection {
+        TdvfSection { data_offset, raw_size, gpa, mem_size: raw_size as u64, kind, attributes }
     }
 
     /// A memory-only section (TD_HOB, TempMem): no file data.
     pub const fn memory(kind: TdvfType, gpa: u64, mem_size: u64, attributes: u32) -> TdvfSection {
-        TdvfSection {
-            data_offset: 0,
-            raw_size: 0,
-            gpa,
-            mem_size,
-            kind,
-            attributes,
-        }
+        TdvfSection { data_offset: 0, raw_size: 0, gpa, mem_size, kind, attributes }
     }
 }
 

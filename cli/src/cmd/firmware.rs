@@ -31,7 +31,10 @@ pub fn run(c: &FirmwareCommand, out: &Out) -> Result<(), CliError> {
         }));
     }
     if found.is_empty() && skipped.is_empty() {
-        println!("no firmware descriptors found in {}", descriptors::dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        println!(
+            "no firmware descriptors found in {}",
+            descriptors::dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     for (d, r) in found.iter().zip(&rows) {
         println!("{}", out.paint(Style::Bold, &d.source.display().to_string()));
@@ -44,7 +47,13 @@ pub fn run(c: &FirmwareCommand, out: &Out) -> Result<(), CliError> {
         match r["image"].as_object() {
             Some(img) => {
                 let yn = |k: &str| if img[k].as_bool() == Some(true) { "yes" } else { "no" };
-                println!("  image        SEV-SNP {}, SEV-ES {}, kernel hashes {}, TDX {}", yn("snp"), yn("sev_es"), yn("kernel_hashes"), yn("tdx"));
+                println!(
+                    "  image        SEV-SNP {}, SEV-ES {}, kernel hashes {}, TDX {}",
+                    yn("snp"),
+                    yn("sev_es"),
+                    yn("kernel_hashes"),
+                    yn("tdx")
+                );
             }
             None => println!("  image        {}", out.paint(Style::Warn, r["image_error"].as_str().unwrap_or("unreadable"))),
         }

@@ -51,9 +51,10 @@ pub fn document(img: &FirmwareImage<'_>, support: &Support, sha256: &str) -> Val
         .flat_map(|t| &t.entries)
         .map(|e| json!({"guid": e.guid.to_string(), "name": e.name(), "data_hex": hex::encode(e.data)}))
         .collect();
-    let sev_metadata = img.sev_metadata.as_ref().map(|m| {
-        m.sections.iter().map(|s| json!({"gpa": s.gpa, "size": s.size, "kind": s.kind.name()})).collect::<Vec<_>>()
-    });
+    let sev_metadata = img
+        .sev_metadata
+        .as_ref()
+        .map(|m| m.sections.iter().map(|s| json!({"gpa": s.gpa, "size": s.size, "kind": s.kind.name()})).collect::<Vec<_>>());
     let tdx_sections = img.tdvf.as_ref().map(|m| {
         m.sections
             .iter()
@@ -96,17 +97,21 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
             println!("{} ({} entries from {})", b("Footer GUID table"), t.entries.len(), hex(t.start as u64));
             for e in &t.entries {
                 let what = match e.name() {
-                    Some("sev_es_reset_block") => format!("SEV-ES reset block: AP reset EIP {}", img.sev_es_reset_eip.map_or("?".into(), |v| hex(v as u64))),
+                    Some("sev_es_reset_block") => {
+                        format!("SEV-ES reset block: AP reset EIP {}", img.sev_es_reset_eip.map_or("?".into(), |v| hex(v as u64)))
+                    }
                     Some("sev_hash_table") => match img.sev_hashes_table {
                         Some(r) if r.gpa != 0 => format!("SEV hashes table at {} ({} bytes)", hex(r.gpa), r.size),
                         _ => "SEV hashes table: none reserved (GPA 0)".into(),
                     },
-                    Some("sev_secret_block") => {
-                        img.sev_secret_block.map_or("SEV secret block".into(), |r| format!("SEV secret block at {} ({} bytes)", hex(r.gpa), r.size))
-                    }
+                    Some("sev_secret_block") => img
+                        .sev_secret_block
+                        .map_or("SEV secret block".into(), |r| format!("SEV secret block at {} ({} bytes)", hex(r.gpa), r.size)),
                     Some("sev_metadata") => "SEV metadata pointer".into(),
                     Some("tdx_metadata") => "TDX metadata pointer".into(),
-                    Some("svsm_info") => format!("SVSM info: entry at base + {}", img.svsm_entry_offset.map_or("?".into(), |v| hex(v as u64))),
+                    Some("svsm_info") => {
+                        format!("SVSM info: entry at base + {}", img.svsm_entry_offset.map_or("?".into(), |v| hex(v as u64)))
+                    }
                     _ => format!("unknown entry, {} data bytes", e.data.len()),
                 };
                 println!("  {}  {what}", out.paint(Style::Dim, &e.guid.to_string()));
@@ -123,8 +128,14 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
         let how = if m.legacy_pointer { ", found through the legacy end-0x20 pointer" } else { "" };
         println!("{} (\"TDVF\" at {}{how}, {} sections)", b("TDX metadata"), hex(m.offset as u64), m.sections.len());
         for s in &m.sections {
-            let data = if s.raw_size > 0 { format!("file {}+{}", hex(s.data_offset as u64), hex(s.raw_size as u64)) } else { "no data".into() };
-            let attrs = [(s.mr_extend(), "MR_EXTEND"), (s.page_aug(), "PAGE_AUG")].iter().filter(|a| a.0).map(|a| a.1).collect::<Vec<_>>().join("|");
+            let data =
+                if s.raw_size > 0 { format!("file {}+{}", hex(s.data_offset as u64), hex(s.raw_size as u64)) } else { "no data".into() };
+            let attrs = [(s.mr_extend(), "MR_EXTEND"), (s.page_aug(), "PAGE_AUG")]
+                .iter()
+                .filter(|a| a.0)
+                .map(|a| a.1)
+                .collect::<Vec<_>>()
+                .join("|");
             println!(
                 "  [{:>10}, {:>10})  {:<13} {:<22} {:<10} {}",
                 hex(s.gpa),
@@ -137,7 +148,9 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
         }
     }
     println!("{}", b("Supports"));
-    for (name, reasons) in [("SEV-SNP", &support.snp), ("SEV-ES", &support.sev_es), ("kernel hashes", &support.kernel_hashes), ("TDX", &support.tdx)] {
+    for (name, reasons) in
+        [("SEV-SNP", &support.snp), ("SEV-ES", &support.sev_es), ("kernel hashes", &support.kernel_hashes), ("TDX", &support.tdx)]
+    {
         if reasons.is_empty() {
             println!("  {name:<14} {}", out.paint(Style::Good, "yes"));
         } else {

@@ -23,7 +23,8 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
     let launch = a.launch.build(out)?;
     let mut plan = launch.plan.clone();
     let inputs = launch.inputs();
-    let d = digest::fold_observed(&plan, &inputs, launch.resume, None).map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
+    let d = digest::fold_observed(&plan, &inputs, launch.resume, None)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
     plan.digest = Some(d.hex());
     for f in &mut plan.inputs {
         if let Some(b) = inputs.get(&f.name) {
@@ -68,11 +69,7 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
     }
     println!("{}", b("Statistics"));
     println!("  populate calls     {} in 4 KiB steps, {} as merged runs", st.calls_4k, st.calls_merged);
-    println!(
-        "  file bytes         {} KiB, {:.0}% of them in whole 2 MiB frames",
-        st.file_bytes / 1024,
-        st.whole_frame_share * 100.0
-    );
+    println!("  file bytes         {} KiB, {:.0}% of them in whole 2 MiB frames", st.file_bytes / 1024, st.whole_frame_share * 100.0);
     println!("  digest             {}", plan.digest.as_deref().unwrap_or("-"));
     Ok(())
 }

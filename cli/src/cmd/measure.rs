@@ -123,8 +123,14 @@ fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measuremen
         inputs.insert("svsm".into(), file(s.path(), s));
     }
     if let Some(p) = &launch.payload {
-        inputs.insert("kernel".into(), json!({"path": p.kernel.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.kernel)}));
-        inputs.insert("initrd".into(), json!({"path": p.initrd.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.initrd)}));
+        inputs.insert(
+            "kernel".into(),
+            json!({"path": p.kernel.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.kernel)}),
+        );
+        inputs.insert(
+            "initrd".into(),
+            json!({"path": p.initrd.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.initrd)}),
+        );
         inputs.insert(
             "append".into(),
             json!({"value": p.append.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()), "sha256_with_nul": hex::encode(p.hashes.cmdline)}),
@@ -143,7 +149,9 @@ fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measuremen
                 "guest_features": if launch.plan.mode == Mode::Snp { a.guest_features } else { 0 }, "snp_ovmf_hash": a.snp_ovmf_hash});
         }
     }
-    if let (Some(vs), ModeArg::SnpSvsm) = (a.vars_size.or(a.vars_file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len())), a.mode) {
+    if let (Some(vs), ModeArg::SnpSvsm) =
+        (a.vars_size.or(a.vars_file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len())), a.mode)
+    {
         params["vars_size"] = json!(vs);
     }
     json!({
@@ -163,7 +171,11 @@ fn explain(launch: &Launch) -> Result<(), prelaunch_measure::plan::PlanError> {
     let skip = launch.resume.map_or(0, |r| r.after_ops);
     println!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
     for (i, op) in plan.operations.iter().enumerate() {
-        let range = if op.is_vmsa() { format!("VMSA vCPU {} (at {})", op.vcpu.unwrap_or(0), hex(op.gpa)) } else { format!("[{}, {})", hex(op.gpa), hex(op.end())) };
+        let range = if op.is_vmsa() {
+            format!("VMSA vCPU {} (at {})", op.vcpu.unwrap_or(0), hex(op.gpa))
+        } else {
+            format!("[{}, {})", hex(op.gpa), hex(op.end()))
+        };
         let src = match &op.source {
             Source::None => "-".to_string(),
             Source::File { file, offset } => format!("{file}+{}", hex(*offset)),

@@ -9,9 +9,8 @@ use std::process::{Command, Output};
 /// A directory of the shared reference material, from `env` or `../shared/<name>` beside the workspace.
 /// Missing material is a failure, never a skip: conformance is not optional.
 pub fn shared(env: &str, name: &str) -> PathBuf {
-    let dir = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(name));
+    let dir =
+        std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(name));
     assert!(
         dir.is_dir(),
         "{} not found: set {env} to the directory holding the real {name} (CI points it at ../shared/{name})",

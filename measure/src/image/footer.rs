@@ -23,7 +23,9 @@ pub enum FooterError {
         "footer table entry {guid} at offset {offset:#x}: length {len} runs {over} bytes past the start of the table at {table_start:#x} (overlaps its neighbour)"
     )]
     EntryOverlaps { offset: usize, guid: Guid, len: usize, over: usize, table_start: usize },
-    #[error("footer table at offset {table_start:#x}: {len} stray bytes before the first entry; expected entries to fill the table exactly")]
+    #[error(
+        "footer table at offset {table_start:#x}: {len} stray bytes before the first entry; expected entries to fill the table exactly"
+    )]
     StrayBytes { table_start: usize, len: usize },
     #[error("footer table: entry {guid} appears twice (at offsets {first:#x} and {second:#x}); expected each GUID once")]
     Duplicate { guid: Guid, first: usize, second: usize },
@@ -80,13 +82,7 @@ impl<'a> FooterTable<'a> {
                 return Err(FooterError::EntryTooShort { offset: at, len });
             }
             if len > end - start {
-                return Err(FooterError::EntryOverlaps {
-                    offset: at,
-                    guid,
-                    len,
-                    over: len - (end - start),
-                    table_start: start,
-                });
+                return Err(FooterError::EntryOverlaps { offset: at, guid, len, over: len - (end - start), table_start: start });
             }
             let data_at = end - len;
             if let Some(prev) = entries.iter().find(|e| e.guid == guid) {

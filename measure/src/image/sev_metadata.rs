@@ -97,13 +97,13 @@ pub enum SevMetadataError {
     Signature { offset: usize, found: String },
     #[error("SEV metadata at offset {offset:#x}: version {version}, expected 1")]
     Version { offset: usize, version: u32 },
-    #[error(
-        "SEV metadata at offset {offset:#x}: size field {size} cannot hold the header and {count} items of 12 bytes (needs {needed})"
-    )]
+    #[error("SEV metadata at offset {offset:#x}: size field {size} cannot hold the header and {count} items of 12 bytes (needs {needed})")]
     CountOverflow { offset: usize, size: u32, count: u32, needed: u64 },
     #[error("SEV metadata at offset {offset:#x}: size field {size} runs past the end of the image ({available} bytes available)")]
     PastEnd { offset: usize, size: u32, available: usize },
-    #[error("SEV metadata item {index} at offset {offset:#x}: unknown section kind {kind:#x} (known: 1 SNP_SEC_MEM, 2 SNP_SECRETS, 3 CPUID, 4 SVSM_CAA, 0x10 SNP_KERNEL_HASHES)")]
+    #[error(
+        "SEV metadata item {index} at offset {offset:#x}: unknown section kind {kind:#x} (known: 1 SNP_SEC_MEM, 2 SNP_SECRETS, 3 CPUID, 4 SVSM_CAA, 0x10 SNP_KERNEL_HASHES)"
+    )]
     UnknownKind { index: usize, offset: usize, kind: u32 },
 }
 

@@ -29,7 +29,9 @@ impl Support {
         }
         match &img.sev_metadata {
             None if img.footer.is_some() => {
-                s.snp.push("no SEV metadata (dc886566-...) in the footer table: the secrets, CPUID and pre-validated pages are unknown".into());
+                s.snp.push(
+                    "no SEV metadata (dc886566-...) in the footer table: the secrets, CPUID and pre-validated pages are unknown".into(),
+                );
             }
             None => {}
             Some(md) => {
@@ -40,7 +42,8 @@ impl Support {
                 }
                 let fw = (img.gpa_base(), FOUR_GIB);
                 for (i, sec) in md.sections.iter().enumerate() {
-                    let name = format!("SEV metadata item {i} ({}, GPA {:#x}, size {:#x})", sec.kind.name().to_uppercase(), sec.gpa, sec.size);
+                    let name =
+                        format!("SEV metadata item {i} ({}, GPA {:#x}, size {:#x})", sec.kind.name().to_uppercase(), sec.gpa, sec.size);
                     if sec.gpa % PAGE_SIZE != 0 || sec.size % PAGE_SIZE != 0 {
                         s.snp.push(format!("{name}: not 4 KiB aligned"));
                     }
@@ -48,7 +51,9 @@ impl Support {
                         s.snp.push(format!("{name}: empty"));
                     }
                     if matches!(sec.kind, SevSectionKind::SnpSecrets | SevSectionKind::Cpuid) && sec.size != PAGE_SIZE {
-                        s.snp.push(format!("{name}: expected exactly one 4 KiB page (sev-snp-measure measures one page, QEMU the whole size)"));
+                        s.snp.push(format!(
+                            "{name}: expected exactly one 4 KiB page (sev-snp-measure measures one page, QEMU the whole size)"
+                        ));
                     }
                     let end = sec.gpa + sec.size;
                     if sec.gpa < fw.1 && fw.0 < end {
@@ -56,7 +61,12 @@ impl Support {
                     }
                     for (j, o) in md.sections.iter().enumerate().skip(i + 1) {
                         if sec.gpa < o.gpa + o.size && o.gpa < end {
-                            s.snp.push(format!("{name}: [{:#x}, {end:#x}) overlaps item {j} [{:#x}, {:#x})", sec.gpa, o.gpa, o.gpa + o.size));
+                            s.snp.push(format!(
+                                "{name}: [{:#x}, {end:#x}) overlaps item {j} [{:#x}, {:#x})",
+                                sec.gpa,
+                                o.gpa,
+                                o.gpa + o.size
+                            ));
                         }
                     }
                 }
@@ -65,13 +75,16 @@ impl Support {
         if img.footer.is_some() {
             match img.sev_hashes_table {
                 None => s.kernel_hashes.push("no SEV hashes-table entry (7255371f-...) in the footer table".into()),
-                Some(t) if t.gpa == 0 => s
-                    .kernel_hashes
-                    .push("the SEV hashes-table GPA is 0: this build does not reserve a page for kernel hashes (use an AmdSev OVMF build)".into()),
+                Some(t) if t.gpa == 0 => s.kernel_hashes.push(
+                    "the SEV hashes-table GPA is 0: this build does not reserve a page for kernel hashes (use an AmdSev OVMF build)".into(),
+                ),
                 Some(t) => {
-                    let snp_section = img.sev_metadata.as_ref().and_then(|m| m.sections.iter().find(|x| x.kind == SevSectionKind::SnpKernelHashes));
+                    let snp_section =
+                        img.sev_metadata.as_ref().and_then(|m| m.sections.iter().find(|x| x.kind == SevSectionKind::SnpKernelHashes));
                     match snp_section {
-                        None => s.kernel_hashes.push("SEV metadata has no SNP_KERNEL_HASHES section (SEV and SEV-ES can still measure kernel hashes)".into()),
+                        None => s
+                            .kernel_hashes
+                            .push("SEV metadata has no SNP_KERNEL_HASHES section (SEV and SEV-ES can still measure kernel hashes)".into()),
                         Some(sec) if t.gpa < sec.gpa || t.gpa + 176 > sec.gpa + sec.size => s.kernel_hashes.push(format!(
                             "the hashes table at {:#x} is not inside the SNP_KERNEL_HASHES section [{:#x}, {:#x})",
                             t.gpa,

@@ -42,7 +42,12 @@ pub fn check(plan: &LaunchPlan) -> Result<(), PlanError> {
             return Err(invalid(format!("{name}: kind does not belong to mode {}", plan.mode.name())));
         }
         if op.measured != op.kind.measures_contents() {
-            return Err(invalid(format!("{name}: measured is {}, but {} pages are {}measured", op.measured, op.kind.name(), if op.measured { "not " } else { "" })));
+            return Err(invalid(format!(
+                "{name}: measured is {}, but {} pages are {}measured",
+                op.measured,
+                op.kind.name(),
+                if op.measured { "not " } else { "" }
+            )));
         }
         if page_granular && (op.gpa % PAGE != 0 || op.len % PAGE != 0) {
             return Err(invalid(format!("{name}: GPA and length {:#x} must be 4 KiB multiples", op.len)));

@@ -110,7 +110,13 @@ pub fn build(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>) -> Result<LaunchPlan, 
     plan.regions = layout::regions(&b.spans)?;
     plan.operations = merge::merge(b.ops);
     if cfg.mode == Mode::Snp {
-        plan.snp = Some(SnpLaunch { vmm: cfg.vmm, vcpus: cfg.vcpus, vcpu_sig: cfg.vcpu_sig, guest_features: cfg.guest_features, policy: cfg.policy });
+        plan.snp = Some(SnpLaunch {
+            vmm: cfg.vmm,
+            vcpus: cfg.vcpus,
+            vcpu_sig: cfg.vcpu_sig,
+            guest_features: cfg.guest_features,
+            policy: cfg.policy,
+        });
     }
     super::check::check(&plan)?;
     Ok(plan)
@@ -124,18 +130,26 @@ fn snp(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>, plan: &mut LaunchPlan, b: &m
                 return Err(unsupported(format!("an SVSM launch is only modelled for QEMU, not {}", cfg.vmm.name())));
             }
             if cfg.kernel.is_some() {
-                return Err(unsupported("a kernel cannot be measured in an SVSM launch (the SVSM's metadata has no kernel hashes page)".into()));
+                return Err(unsupported(
+                    "a kernel cannot be measured in an SVSM launch (the SVSM's metadata has no kernel hashes page)".into(),
+                ));
             }
             let end = fw.gpa_base().checked_sub(svsm.vars_size).filter(|&e| e >= svsm.image.len()).ok_or_else(|| {
-                unsupported(format!("the variable store ({:#x} bytes) and SVSM do not fit below the firmware at {:#x}", svsm.vars_size, fw.gpa_base()))
+                unsupported(format!(
+                    "the variable store ({:#x} bytes) and SVSM do not fit below the firmware at {:#x}",
+                    svsm.vars_size,
+                    fw.gpa_base()
+                ))
             })?;
             let gpa = end - svsm.image.len();
             plan.inputs.push(InputFile { name: "svsm".into(), size: svsm.image.len(), sha256: String::new() });
-            b.push(Operation::new(gpa, svsm.image.len(), OpKind::Normal, Source::File { file: "svsm".into(), offset: 0 }), "svsm binary".into());
-            let off = svsm
-                .image
-                .svsm_entry_offset
-                .ok_or_else(|| unsupported("the SVSM binary has no SVSM info entry (a789a612-...) in its footer table: its entry point is unknown".into()))?;
+            b.push(
+                Operation::new(gpa, svsm.image.len(), OpKind::Normal, Source::File { file: "svsm".into(), offset: 0 }),
+                "svsm binary".into(),
+            );
+            let off = svsm.image.svsm_entry_offset.ok_or_else(|| {
+                unsupported("the SVSM binary has no SVSM info entry (a789a612-...) in its footer table: its entry point is unknown".into())
+            })?;
             (&svsm.image, Some((gpa + off as u64) as u32))
         }
         None => (fw, fw.sev_es_reset_eip),
@@ -155,22 +169,24 @@ fn snp(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>, plan: &mut LaunchPlan, b: &m
                 if cfg.vmm == Vmm::Ec2 { cpuid_last.push((op, label)) } else { b.push(op, label) }
             }
             SevSectionKind::SvsmCaa => b.push(zero(PageType::Zero), label),
-            SevSectionKind::SnpKernelHashes => match &cfg.kernel {
-                None => b.push(zero(PageType::Zero), label),
-                Some(k) => {
-                    let table = fw.sev_hashes_table.ok_or_else(|| {
+            SevSectionKind::SnpKernelHashes => {
+                match &cfg.kernel {
+                    None => b.push(zero(PageType::Zero), label),
+                    Some(k) => {
+                        let table = fw.sev_hashes_table.ok_or_else(|| {
                         unsupported("a kernel was given, but the firmware's footer table has no SEV hashes-table entry (7255371f-...) to place it".into())
                     })?;
-                    if s.size != 4096 {
-                        return Err(unsupported(format!("{label}: size {:#x}; the kernel hashes page must be exactly 4 KiB", s.size)));
+                        if s.size != 4096 {
+                            return Err(unsupported(format!("{label}: size {:#x}; the kernel hashes page must be exactly 4 KiB", s.size)));
+                        }
+                        let page = k
+                            .page((table.gpa & 0xfff) as usize)
+                            .ok_or_else(|| unsupported(format!("the hashes table at {:#x} would cross its page boundary", table.gpa)))?;
+                        plan.pages.insert("kernel-hashes".into(), PageBytes(page.to_vec()));
+                        b.push(Operation::new(s.gpa, 4096, OpKind::Normal, Source::Page { page: "kernel-hashes".into() }), label);
                     }
-                    let page = k.page((table.gpa & 0xfff) as usize).ok_or_else(|| {
-                        unsupported(format!("the hashes table at {:#x} would cross its page boundary", table.gpa))
-                    })?;
-                    plan.pages.insert("kernel-hashes".into(), PageBytes(page.to_vec()));
-                    b.push(Operation::new(s.gpa, 4096, OpKind::Normal, Source::Page { page: "kernel-hashes".into() }), label);
                 }
-            },
+            }
         }
     }
     for (op, label) in cpuid_last {
@@ -185,7 +201,14 @@ fn snp(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>, plan: &mut LaunchPlan, b: &m
 }
 
 /// One VMSA per vCPU: the BSP starts at the reset vector, APs at the firmware's AP reset EIP.
-fn vmsas(ap_eip: Option<u32>, cfg: &AmdConfig<'_>, features: u64, plan: &mut LaunchPlan, b: &mut Builder, svsm: bool) -> Result<(), PlanError> {
+fn vmsas(
+    ap_eip: Option<u32>,
+    cfg: &AmdConfig<'_>,
+    features: u64,
+    plan: &mut LaunchPlan,
+    b: &mut Builder,
+    svsm: bool,
+) -> Result<(), PlanError> {
     if cfg.vcpus == 0 {
         return Ok(());
     }
@@ -205,7 +228,13 @@ fn vmsas(ap_eip: Option<u32>, cfg: &AmdConfig<'_>, features: u64, plan: &mut Lau
         v
     };
     for i in 0..cfg.vcpus {
-        let name = if svsm { "vmsa" } else if i == 0 { "vmsa-bsp" } else { "vmsa-ap" };
+        let name = if svsm {
+            "vmsa"
+        } else if i == 0 {
+            "vmsa-bsp"
+        } else {
+            "vmsa-ap"
+        };
         let mut op = Operation::new(VMSA_GPA, 4096, OpKind::Vmsa, Source::Page { page: name.into() });
         op.vcpu = Some(i);
         b.push(op, String::new());

@@ -29,9 +29,7 @@ pub struct Stats {
 pub fn stats(plan: &LaunchPlan) -> Stats {
     let mem_ops: Vec<_> = plan.operations.iter().filter(|o| !o.is_vmsa()).collect();
     let file_ops: Vec<_> = mem_ops.iter().filter(|o| matches!(o.source, Source::File { .. })).collect();
-    let covered = |lo: u64, hi: u64| -> u64 {
-        file_ops.iter().map(|o| o.end().min(hi).saturating_sub(o.gpa.max(lo))).sum()
-    };
+    let covered = |lo: u64, hi: u64| -> u64 { file_ops.iter().map(|o| o.end().min(hi).saturating_sub(o.gpa.max(lo))).sum() };
     let mut regions = Vec::new();
     let mut in_whole = 0;
     for r in &plan.regions {

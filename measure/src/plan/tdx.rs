@@ -1,6 +1,8 @@
 //! TDX plans: the TDVF sections in metadata order, as QEMU hands them to KVM_TDX_INIT_MEM_REGION.
 
-use super::{InputFile, LaunchPlan, Mode, OpKind, Operation, PageAugPolicy, PageBytes, PageOrder, PlanError, Source, TdxPolicy, layout, merge};
+use super::{
+    InputFile, LaunchPlan, Mode, OpKind, Operation, PageAugPolicy, PageBytes, PageOrder, PlanError, Source, TdxPolicy, layout, merge,
+};
 use crate::image::FirmwareImage;
 
 /// Builds the TDX plan. Refuses images QEMU would refuse, or whose data lies outside the file.

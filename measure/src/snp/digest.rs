@@ -44,7 +44,8 @@ pub fn fold(
     let mut shared: HashMap<&str, usize> = HashMap::new();
     let mut contents = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
-        let t = op.kind.page_type().ok_or_else(|| PlanError::Invalid(format!("operation {}: {} in an snp plan", start + i, op.kind.name())))?;
+        let t =
+            op.kind.page_type().ok_or_else(|| PlanError::Invalid(format!("operation {}: {} in an snp plan", start + i, op.kind.name())))?;
         if op.len % PAGE != 0 {
             return Err(PlanError::Invalid(format!("operation {}: length {:#x} is not a whole number of pages", start + i, op.len)));
         }

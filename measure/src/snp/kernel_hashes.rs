@@ -37,7 +37,8 @@ impl KernelHashes {
         let mut t = [0u8; PADDED_LEN];
         t[..16].copy_from_slice(&known::SEV_HASH_TABLE_HEADER.0);
         t[16..18].copy_from_slice(&(TABLE_LEN as u16).to_le_bytes());
-        let entries = [(known::SEV_CMDLINE_ENTRY, &self.cmdline), (known::SEV_INITRD_ENTRY, &self.initrd), (known::SEV_KERNEL_ENTRY, &self.kernel)];
+        let entries =
+            [(known::SEV_CMDLINE_ENTRY, &self.cmdline), (known::SEV_INITRD_ENTRY, &self.initrd), (known::SEV_KERNEL_ENTRY, &self.kernel)];
         for (i, (guid, digest)) in entries.iter().enumerate() {
             let at = 18 + i * ENTRY_LEN;
             t[at..at + 16].copy_from_slice(&guid.0);

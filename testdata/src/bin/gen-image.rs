@@ -44,15 +44,7 @@ fn parse_size(s: &str) -> Option<usize> {
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        source: None,
-        size: 2 << 20,
-        seed: 0,
-        out: None,
-        describe: false,
-        corrupt: Vec::new(),
-        list: false,
-    };
+    let mut a = Args { source: None, size: 2 << 20, seed: 0, out: None, describe: false, corrupt: Vec::new(), list: false };
     let set_source = |a: &mut Args, s: Source| {
         if a.source.replace(s).is_some() {
             return Err("give one of --preset, --random-snp, --random-tdx".to_string());
@@ -61,9 +53,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        let num = |v: String, name: &str| {
-            parse_u64(&v).ok_or_else(|| format!("{name}: not a number: {v:?}"))
-        };
+        let num = |v: String, name: &str| parse_u64(&v).ok_or_else(|| format!("{name}: not a number: {v:?}"));
         match flag.as_str() {
             "--preset" => {
                 let v = value("--preset")?;
@@ -100,19 +90,14 @@ fn run(a: Args) -> Result<(), String> {
         }
         return Ok(());
     }
-    let builder = match a
-        .source
-        .ok_or("give --preset, --random-snp or --random-tdx")?
-    {
+    let builder = match a.source.ok_or("give --preset, --random-snp or --random-tdx")? {
         Source::Preset(p) => match p.as_str() {
             "ovmf" => ImageBuilder::ovmf_like(a.size),
             "amdsev" => ImageBuilder::amdsev_like(a.size),
             "tdvf" => ImageBuilder::tdvf_only(a.size),
             "svsm" => ImageBuilder::svsm_like(a.size),
             other => {
-                return Err(format!(
-                    "unknown preset {other:?} (ovmf, amdsev, tdvf, svsm)"
-                ));
+                return Err(format!("unknown preset {other:?} (ovmf, amdsev, tdvf, svsm)"));
             }
         }
         .seed(a.seed),
@@ -124,9 +109,7 @@ fn run(a: Args) -> Result<(), String> {
     }
     let mut built = builder.try_build().map_err(|e| e.to_string())?;
     for c in a.corrupt {
-        built
-            .corrupt(c)
-            .map_err(|e| format!("--corrupt {c}: {e}"))?;
+        built.corrupt(c).map_err(|e| format!("--corrupt {c}: {e}"))?;
     }
     if let Some(path) = &a.out {
         std::fs::write(path, &built.bytes).map_err(|e| format!("{path}: {e}"))?;
