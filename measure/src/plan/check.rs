@@ -4,6 +4,11 @@
 use super::{Inputs, LaunchPlan, Mode, OpKind, PAGE, PLAN_VERSION, PlanError, REGION_ALIGN, Source, layout};
 use crate::hash::Sha256;
 
+/// Launch plans populate firmware and metadata, not guest RAM: anything larger is a lie.
+pub const MAX_PLAN_MEMORY: u64 = 4 << 30;
+/// KVM's vCPU limit.
+pub const MAX_VCPUS: usize = 4096;
+
 fn invalid(msg: String) -> PlanError {
     PlanError::Invalid(msg)
 }
@@ -22,6 +27,14 @@ pub fn check(plan: &LaunchPlan) -> Result<(), PlanError> {
         if r.size == 0 || r.gpa.checked_add(r.size).is_none() {
             return Err(invalid(format!("region {i} ({}): size {:#x} at {:#x} is empty or overflows", r.name, r.size, r.gpa)));
         }
+    }
+    let total: u64 = plan.regions.iter().map(|r| r.size).fold(0, u64::saturating_add);
+    if total > MAX_PLAN_MEMORY {
+        return Err(invalid(format!("regions total {total:#x} bytes; a launch plan covers firmware and metadata, at most {MAX_PLAN_MEMORY:#x}")));
+    }
+    let vmsas = plan.operations.iter().filter(|o| o.is_vmsa()).count();
+    if vmsas > MAX_VCPUS {
+        return Err(invalid(format!("{vmsas} VMSAs; at most {MAX_VCPUS} vCPUs are supported")));
     }
     let spans: Vec<layout::Span> =
         plan.regions.iter().map(|r| layout::Span { gpa: r.gpa, len: r.size, label: format!("region {}", r.name) }).collect();

@@ -1,0 +1,125 @@
+//! Properties of launch plans: the digest is a function of the ordered page updates only, so how
+//! operations are split into populate calls, and where alignment padding lies, never changes it; and
+//! every measured byte does.
+
+use prelaunch_measure::digest;
+use prelaunch_measure::plan::merge::{continues, split_pages};
+use prelaunch_measure::plan::sev::{AmdConfig, build};
+use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, Operation, PageAugPolicy, PageOrder, REGION_ALIGN, Source, TdxPolicy, check};
+use prelaunch_measure::snp::{KernelHashes, Vmm};
+use prelaunch_measure::FirmwareImage;
+use prelaunch_testdata::{random_snp_layout, random_tdx_layout};
+use proptest::prelude::*;
+
+fn snp_plan(img: &FirmwareImage<'_>, vcpus: u32, vmm: Vmm, kernel: bool) -> LaunchPlan {
+    let mut cfg = AmdConfig::new(Mode::Snp);
+    cfg.vcpus = vcpus;
+    cfg.vcpu_sig = 0xa00f11;
+    cfg.vmm = vmm;
+    let has_hashes = img.support().kernel_hashes.is_empty();
+    cfg.kernel = (kernel && has_hashes).then(|| KernelHashes::new(b"kernel", Some(b"initrd"), Some(b"console=ttyS0")));
+    build(img, &cfg).expect("random layouts are valid")
+}
+
+fn tdx_plan(img: &FirmwareImage<'_>) -> LaunchPlan {
+    plan::tdx::build(img, TdxPolicy { page_order: PageOrder::Single, page_aug: PageAugPolicy::Add }).expect("valid")
+}
+
+/// Merges 4 KiB operations back into runs that never cross a 2 MiB boundary.
+fn merge_within_2m(ops: &[Operation]) -> Vec<Operation> {
+    let mut out: Vec<Operation> = Vec::new();
+    for op in ops {
+        match out.last_mut() {
+            Some(last) if continues(last, op) && last.gpa / REGION_ALIGN == (op.end() - 1) / REGION_ALIGN => last.len += op.len,
+            _ => out.push(op.clone()),
+        }
+    }
+    out
+}
+
+fn with_ops(plan: &LaunchPlan, ops: Vec<Operation>) -> LaunchPlan {
+    let mut p = plan.clone();
+    p.operations = ops;
+    check::check(&p).expect("re-split plan stays valid");
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn splitting_and_merging_runs_keeps_the_digest(seed in 0u64..10_000, vcpus in 1u32..6, vmm in 0usize..3, kernel: bool, tdx: bool) {
+        let b = if tdx { random_tdx_layout(seed).built() } else { random_snp_layout(seed).built() };
+        let img = FirmwareImage::parse(&b.bytes).unwrap();
+        let plan = if tdx { tdx_plan(&img) } else { snp_plan(&img, vcpus, Vmm::ALL[vmm], kernel) };
+        let inputs = Inputs::new().with("firmware", &b.bytes);
+        let d = digest::fold(&plan, &inputs).unwrap();
+        let split = with_ops(&plan, split_pages(&plan.operations));
+        prop_assert!(split.operations.len() >= plan.operations.len());
+        prop_assert_eq!(digest::fold(&split, &inputs).unwrap(), d);
+        let merged = with_ops(&plan, merge_within_2m(&split.operations));
+        prop_assert_eq!(digest::fold(&merged, &inputs).unwrap(), d);
+    }
+
+    #[test]
+    fn shifting_padding_changes_nothing(seed in 0u64..10_000, grow in 1u64..4) {
+        let b = random_snp_layout(seed).built();
+        let img = FirmwareImage::parse(&b.bytes).unwrap();
+        let plan = snp_plan(&img, 2, Vmm::Qemu, false);
+        let inputs = Inputs::new().with("firmware", &b.bytes);
+        let d = digest::fold(&plan, &inputs).unwrap();
+        // Move the firmware region's start down: more padding, same populated pages.
+        let mut shifted = plan.clone();
+        let r = shifted.regions.iter_mut().find(|r| r.name.contains("firmware")).unwrap();
+        let pad = grow * REGION_ALIGN;
+        prop_assume!(r.gpa >= pad);
+        r.gpa -= pad;
+        r.size += pad;
+        prop_assume!(check::check(&shifted).is_ok());
+        prop_assert_eq!(digest::fold(&shifted, &inputs).unwrap(), d);
+        // Padding is never populated.
+        for op in shifted.operations.iter().filter(|o| !o.is_vmsa()) {
+            prop_assert!(op.gpa >= img.gpa_base() || op.end() <= img.gpa_base() - pad || op.source == Source::None || !matches!(op.source, Source::File { .. }));
+        }
+    }
+
+    #[test]
+    fn any_measured_byte_changes_the_digest(seed in 0u64..10_000, pick in any::<u64>(), tdx: bool) {
+        let b = if tdx { random_tdx_layout(seed).built() } else { random_snp_layout(seed).built() };
+        let img = FirmwareImage::parse(&b.bytes).unwrap();
+        let plan = if tdx { tdx_plan(&img) } else { snp_plan(&img, 1, Vmm::Qemu, false) };
+        let inputs = Inputs::new().with("firmware", &b.bytes);
+        let d = digest::fold(&plan, &inputs).unwrap();
+        // The file bytes each operation reads, and whether they are measured.
+        let ranges: Vec<(u64, u64, bool)> = plan.operations.iter().filter_map(|o| match &o.source {
+            Source::File { offset, .. } => Some((*offset, o.len, o.measured)),
+            _ => None,
+        }).collect();
+        let (off, len, measured) = ranges[(pick % ranges.len() as u64) as usize];
+        let at = (off + (pick >> 16) % len) as usize;
+        let mut changed = b.bytes.clone();
+        changed[at] ^= 1 << (pick % 8);
+        let inputs2 = Inputs::new().with("firmware", &changed);
+        let d2 = digest::fold(&plan, &inputs2).unwrap();
+        if measured {
+            prop_assert_ne!(d2, d, "byte {:#x} is measured", at);
+        } else {
+            prop_assert_eq!(d2, d, "byte {:#x} is only added, not extended", at);
+        }
+    }
+}
+
+#[test]
+fn two_pass_depends_on_call_boundaries_and_is_never_merged() {
+    // Documented asymmetry: the QEMU 8.2-era order is defined per populate call, so the builder keeps
+    // one call per section; splitting a call changes MRTD.
+    let b = random_tdx_layout(7).built();
+    let img = FirmwareImage::parse(&b.bytes).unwrap();
+    let plan = plan::tdx::build(&img, TdxPolicy { page_order: PageOrder::TwoPass, page_aug: PageAugPolicy::Add }).unwrap();
+    let inputs = Inputs::new().with("firmware", &b.bytes);
+    assert_eq!(plan.operations.len(), img.tdvf.as_ref().unwrap().sections.len());
+    let d = digest::fold(&plan, &inputs).unwrap();
+    let split = with_ops(&plan, split_pages(&plan.operations));
+    let extended_multi_page = plan.operations.iter().any(|o| o.measured && o.len > 4096);
+    assert_eq!(digest::fold(&split, &inputs).unwrap() != d, extended_multi_page);
+}
