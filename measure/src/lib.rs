@@ -21,7 +21,7 @@ pub mod sev;
 pub mod snp;
 pub mod tdx;
 
+pub use digest::Measurement;
 pub use error::Error;
 pub use image::FirmwareImage;
-pub use digest::Measurement;
 pub use plan::{LaunchPlan, Mode};

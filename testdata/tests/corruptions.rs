@@ -4,9 +4,7 @@
 mod common;
 
 use common::*;
-use prelaunch_testdata::{
-    Built, Corruption, Expect, ImageBuilder, Part, apply, random_snp_layout, random_tdx_layout,
-};
+use prelaunch_testdata::{Built, Corruption, Expect, ImageBuilder, Part, apply, random_snp_layout, random_tdx_layout};
 
 fn presets(size: usize) -> Vec<(&'static str, Built)> {
     vec![
@@ -32,12 +30,7 @@ fn every_corruption_applies_to_ovmf_like_and_means_what_it_says() {
             let mut b = clean.clone();
             apply(&mut b, c).unwrap_or_else(|e| panic!("{c} on ovmf_like({size:#x}): {e}"));
             assert_ne!(b.bytes, clean.bytes, "{c} changed nothing");
-            assert_eq!(
-                verdict(&b.bytes),
-                Some(c.expect()),
-                "{c} on ovmf_like({size:#x}): {}",
-                c.doc()
-            );
+            assert_eq!(verdict(&b.bytes), Some(c.expect()), "{c} on ovmf_like({size:#x}): {}", c.doc());
             assert_eq!(b.corruptions, [c.to_string()]);
         }
     }
@@ -55,25 +48,13 @@ fn corruptions_on_other_presets_and_random_layouts() {
             match apply(&mut b, c) {
                 Ok(()) => {
                     applied += 1;
-                    assert_eq!(
-                        verdict(&b.bytes),
-                        Some(c.expect()),
-                        "{c} on {name} (seed {}): {}",
-                        clean.spec.seed,
-                        c.doc()
-                    );
+                    assert_eq!(verdict(&b.bytes), Some(c.expect()), "{c} on {name} (seed {}): {}", clean.spec.seed, c.doc());
                 }
-                Err(_) => assert_eq!(
-                    b.bytes, clean.bytes,
-                    "{c}: a refused corruption must leave the image alone"
-                ),
+                Err(_) => assert_eq!(b.bytes, clean.bytes, "{c}: a refused corruption must leave the image alone"),
             }
         }
     }
-    assert!(
-        applied > images.len() * 20,
-        "only {applied} corruptions applied"
-    );
+    assert!(applied > images.len() * 20, "only {applied} corruptions applied");
 }
 
 #[test]
@@ -102,10 +83,7 @@ fn byte_patches_touch_only_their_structure() {
         // A rewritten table may grow downwards: its new extent counts as the structure.
         let hot = [clean.hot_ranges(), b.hot_ranges()].concat();
         for i in (0..b.len()).filter(|&i| b.bytes[i] != clean.bytes[i]) {
-            assert!(
-                hot.iter().any(|r| r.contains(&i)),
-                "{c} changed byte {i:#x}, outside every declared structure"
-            );
+            assert!(hot.iter().any(|r| r.contains(&i)), "{c} changed byte {i:#x}, outside every declared structure");
         }
     }
 }
@@ -145,20 +123,13 @@ fn parameters_and_details() {
 
     let mut b = clean.clone();
     apply(&mut b, Corruption::ShortEntryData).unwrap();
-    let reset = b
-        .entries
-        .iter()
-        .find(|e| e.name == "sev_es_reset_block")
-        .unwrap();
+    let reset = b.entries.iter().find(|e| e.name == "sev_es_reset_block").unwrap();
     assert_eq!(reset.data_len, 2);
     assert_eq!(b.footer_table_size, 134);
 
     let mut b = clean.clone();
     apply(&mut b, Corruption::DuplicateEntry).unwrap();
-    assert_eq!(
-        b.entries.first().unwrap().guid,
-        b.entries.last().unwrap().guid
-    );
+    assert_eq!(b.entries.first().unwrap().guid, b.entries.last().unwrap().guid);
 
     let mut b = clean.clone();
     apply(&mut b, Corruption::SevUnknownKind(0x11)).unwrap();
@@ -169,11 +140,7 @@ fn parameters_and_details() {
     apply(&mut b, Corruption::TdvfCountOverflow).unwrap();
     let at = b.tdvf_offset.unwrap();
     let (len, n) = (u32le(&b.bytes, at + 4), u32le(&b.bytes, at + 12));
-    assert_eq!(
-        16u32.wrapping_add(32u32.wrapping_mul(n)),
-        len,
-        "wraps in u32"
-    );
+    assert_eq!(16u32.wrapping_add(32u32.wrapping_mul(n)), len, "wraps in u32");
     assert_ne!(16 + 32 * n as u64, len as u64);
 
     // The split image is the combined one without its CFV, like OVMF_CODE.fd.
@@ -204,20 +171,11 @@ fn names_round_trip() {
         assert_eq!(c.name().parse::<Corruption>(), Ok(*c), "default parameter");
         assert!(!c.doc().is_empty());
     }
-    assert_eq!(
-        "truncate=0x1000".parse::<Corruption>(),
-        Ok(Corruption::Truncate(4096))
-    );
-    assert_eq!(
-        "sev-version=7".parse::<Corruption>(),
-        Ok(Corruption::SevVersion(7))
-    );
+    assert_eq!("truncate=0x1000".parse::<Corruption>(), Ok(Corruption::Truncate(4096)));
+    assert_eq!("sev-version=7".parse::<Corruption>(), Ok(Corruption::SevVersion(7)));
     assert!("empty=1".parse::<Corruption>().is_err());
     assert!("nope".parse::<Corruption>().is_err());
     assert!("truncate=x".parse::<Corruption>().is_err());
-    assert_eq!(
-        Corruption::TdvfSplitCode.expect().to_string(),
-        "unsupported:tdx"
-    );
+    assert_eq!(Corruption::TdvfSplitCode.expect().to_string(), "unsupported:tdx");
     assert_eq!(Corruption::Empty.expect().to_string(), "reject:file");
 }

@@ -4,30 +4,14 @@
 
 use prelaunch_testdata::{Expect, Part, Platform};
 
-pub const FOOTER: [u8; 16] = [
-    0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d,
-];
-pub const RESET: [u8; 16] = [
-    0xde, 0x71, 0xf7, 0x00, 0x7e, 0x1a, 0xcb, 0x4f, 0x89, 0x0e, 0x68, 0xc7, 0x7e, 0x2f, 0xb4, 0x4e,
-];
-pub const HASHES: [u8; 16] = [
-    0x1f, 0x37, 0x55, 0x72, 0x3b, 0x3a, 0x04, 0x4b, 0x92, 0x7b, 0x1d, 0xa6, 0xef, 0xa8, 0xd4, 0x54,
-];
-pub const SECRET: [u8; 16] = [
-    0x61, 0xb3, 0x2e, 0x4c, 0x9b, 0x7d, 0xc3, 0x4c, 0x80, 0x81, 0x12, 0x7c, 0x90, 0xd3, 0xd2, 0x94,
-];
-pub const SEV_MD: [u8; 16] = [
-    0x66, 0x65, 0x88, 0xdc, 0x4a, 0x98, 0x98, 0x47, 0xa7, 0x5e, 0x55, 0x85, 0xa7, 0xbf, 0x67, 0xcc,
-];
-pub const TDX_MD: [u8; 16] = [
-    0x35, 0x65, 0x7a, 0xe4, 0x4a, 0x98, 0x98, 0x47, 0x86, 0x5e, 0x46, 0x85, 0xa7, 0xbf, 0x8e, 0xc2,
-];
-pub const SVSM: [u8; 16] = [
-    0x12, 0xa6, 0x89, 0xa7, 0x97, 0x05, 0x4b, 0x4c, 0xa4, 0x9f, 0xcb, 0xb1, 0xfe, 0x9d, 0x1d, 0xdd,
-];
-pub const TDVF_GUID: [u8; 16] = [
-    0xf3, 0xf9, 0xea, 0xe9, 0x8e, 0x16, 0xd5, 0x44, 0xa8, 0xeb, 0x7f, 0x4d, 0x87, 0x38, 0xf6, 0xae,
-];
+pub const FOOTER: [u8; 16] = [0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d];
+pub const RESET: [u8; 16] = [0xde, 0x71, 0xf7, 0x00, 0x7e, 0x1a, 0xcb, 0x4f, 0x89, 0x0e, 0x68, 0xc7, 0x7e, 0x2f, 0xb4, 0x4e];
+pub const HASHES: [u8; 16] = [0x1f, 0x37, 0x55, 0x72, 0x3b, 0x3a, 0x04, 0x4b, 0x92, 0x7b, 0x1d, 0xa6, 0xef, 0xa8, 0xd4, 0x54];
+pub const SECRET: [u8; 16] = [0x61, 0xb3, 0x2e, 0x4c, 0x9b, 0x7d, 0xc3, 0x4c, 0x80, 0x81, 0x12, 0x7c, 0x90, 0xd3, 0xd2, 0x94];
+pub const SEV_MD: [u8; 16] = [0x66, 0x65, 0x88, 0xdc, 0x4a, 0x98, 0x98, 0x47, 0xa7, 0x5e, 0x55, 0x85, 0xa7, 0xbf, 0x67, 0xcc];
+pub const TDX_MD: [u8; 16] = [0x35, 0x65, 0x7a, 0xe4, 0x4a, 0x98, 0x98, 0x47, 0x86, 0x5e, 0x46, 0x85, 0xa7, 0xbf, 0x8e, 0xc2];
+pub const SVSM: [u8; 16] = [0x12, 0xa6, 0x89, 0xa7, 0x97, 0x05, 0x4b, 0x4c, 0xa4, 0x9f, 0xcb, 0xb1, 0xfe, 0x9d, 0x1d, 0xdd];
+pub const TDVF_GUID: [u8; 16] = [0xf3, 0xf9, 0xea, 0xe9, 0x8e, 0x16, 0xd5, 0x44, 0xa8, 0xeb, 0x7f, 0x4d, 0x87, 0x38, 0xf6, 0xae];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -59,10 +43,7 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn data(&self, g: &[u8; 16]) -> Option<&[u8]> {
-        self.entries
-            .iter()
-            .find(|e| e.guid == *g)
-            .map(|e| &e.data[..])
+        self.entries.iter().find(|e| e.guid == *g).map(|e| &e.data[..])
     }
     pub fn u32_of(&self, g: &[u8; 16], i: usize) -> Option<u32> {
         self.data(g).map(|d| u32le(d, 4 * i))
@@ -103,10 +84,7 @@ pub fn read(b: &[u8]) -> R<Option<Parsed>> {
         return bad(Part::FooterTable, "before start");
     }
     let start = f - (size - 18);
-    let mut p = Parsed {
-        table_start: start,
-        ..Parsed::default()
-    };
+    let mut p = Parsed { table_start: start, ..Parsed::default() };
     let mut end = f;
     while end - start >= 18 {
         let len = u16le(b, end - 18);
@@ -120,24 +98,13 @@ pub fn read(b: &[u8]) -> R<Option<Parsed>> {
         if p.entries.iter().any(|e| e.guid == guid) {
             return bad(Part::FooterTable, "duplicate");
         }
-        p.entries.push(Entry {
-            guid,
-            offset: end - len,
-            data: b[end - len..end - 18].to_vec(),
-        });
+        p.entries.push(Entry { guid, offset: end - len, data: b[end - len..end - 18].to_vec() });
         end -= len;
     }
     if end != start {
         return bad(Part::FooterTable, "stray bytes");
     }
-    for (g, need) in [
-        (RESET, 4),
-        (HASHES, 8),
-        (SECRET, 8),
-        (SEV_MD, 4),
-        (TDX_MD, 4),
-        (SVSM, 4),
-    ] {
+    for (g, need) in [(RESET, 4), (HASHES, 8), (SECRET, 8), (SEV_MD, 4), (TDX_MD, 4), (SVSM, 4)] {
         if p.data(&g).is_some_and(|d| d.len() < need) {
             return bad(Part::FooterEntry, "short data");
         }
@@ -151,11 +118,7 @@ pub fn read(b: &[u8]) -> R<Option<Parsed>> {
         if &b[at..at + 4] != b"ASEV" {
             return bad(Part::SevMetadata, "signature");
         }
-        let (size, ver, cnt) = (
-            u32le(b, at + 4) as u64,
-            u32le(b, at + 8),
-            u32le(b, at + 12) as u64,
-        );
+        let (size, ver, cnt) = (u32le(b, at + 4) as u64, u32le(b, at + 8), u32le(b, at + 12) as u64);
         if ver != 1 {
             return bad(Part::SevMetadata, "version");
         }
@@ -185,11 +148,7 @@ pub fn read(b: &[u8]) -> R<Option<Parsed>> {
         if &b[at..at + 4] != b"TDVF" {
             return bad(Part::TdvfMetadata, "signature");
         }
-        let (len, ver, cnt) = (
-            u32le(b, at + 4) as u64,
-            u32le(b, at + 8),
-            u32le(b, at + 12) as u64,
-        );
+        let (len, ver, cnt) = (u32le(b, at + 4) as u64, u32le(b, at + 8), u32le(b, at + 12) as u64);
         if ver != 1 {
             return bad(Part::TdvfMetadata, "version");
         }
@@ -284,10 +243,7 @@ pub fn snp_problems(p: &Parsed, file_len: usize) -> Vec<String> {
     if let Some(kh) = items.iter().find(|i| i.2 == 0x10) {
         match p.u32_of(&HASHES, 0) {
             Some(gpa) if gpa >= kh.0 && gpa % 16 == 0 && gpa - kh.0 + 176 <= 4096 => {}
-            other => out.push(format!(
-                "hashes table {other:?} not inside the kernel-hashes page {:#x}",
-                kh.0
-            )),
+            other => out.push(format!("hashes table {other:?} not inside the kernel-hashes page {:#x}", kh.0)),
         }
     }
     out
@@ -299,9 +255,7 @@ pub fn verdict(b: &[u8]) -> Option<Expect> {
         Err((part, _)) => Some(Expect::Reject(part)),
         Ok(None) => Some(Expect::NoFooter),
         Ok(Some(p)) => match &p.tdvf {
-            Some((_, secs)) if !tdx_problems(secs, b.len()).is_empty() => {
-                Some(Expect::Unsupported(Platform::Tdx))
-            }
+            Some((_, secs)) if !tdx_problems(secs, b.len()).is_empty() => Some(Expect::Unsupported(Platform::Tdx)),
             _ => None,
         },
     }
