@@ -1,1 +1,42 @@
-//! Attestation reports and quotes (placeholder until the verification work lands).
+//! Attestation evidence: parsing SEV-SNP reports, TDX quotes (v4, v5) and TDREPORTs, and checking
+//! an SNP report's signature offline with its VCEK certificate.
+//!
+//! - [`Evidence::detect`]: which format a file is, parsed.
+//! - [`SnpReport`], [`verify_snp_signature`] / [`Vcek`]: SNP reports (versions 2 to 5).
+//! - [`TdxQuote`], [`TdReport`]: TDX measurements (MRTD, RTMRs, attributes, XFAM, ...).
+//!
+//! Parsers read every field through bounds-checked reads: malformed input is an error naming the
+//! field, its offset and what was expected, never a panic.
+
+pub mod evidence;
+pub(crate) mod read;
+pub mod snp_report;
+pub mod snp_signature;
+pub mod td_body;
+pub mod tdreport;
+pub mod tdx_quote;
+
+pub use evidence::Evidence;
+pub use read::Truncated;
+pub use snp_report::{FirmwareVersion, SNP_REPORT_LEN, SigningKey, SnpCpuid, SnpReport, SnpReportError, SnpTcb, TcbLayout, TcbParts};
+pub use snp_signature::{SnpSignatureError, Vcek, verify_snp_signature};
+pub use td_body::{TdBodyKind, TdQuoteBody};
+pub use tdreport::{ReportType, TDREPORT_LEN, TdInfo, TdReport, TdReportError, TeeTcbInfo};
+pub use tdx_quote::{TdxQuote, TdxQuoteError};
+
+/// Any error from this module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Snp(#[from] SnpReportError),
+    #[error(transparent)]
+    SnpSignature(#[from] SnpSignatureError),
+    #[error(transparent)]
+    TdxQuote(#[from] TdxQuoteError),
+    #[error(transparent)]
+    TdReport(#[from] TdReportError),
+    #[error(
+        "{len} bytes: not an SNP report ({SNP_REPORT_LEN}), TDREPORT ({TDREPORT_LEN}) or TDX quote (header version 4/5, TEE type 0x81)"
+    )]
+    Unrecognised { len: usize },
+}
