@@ -45,13 +45,6 @@ impl Out {
             eprintln!("prelaunch: warning: {msg}");
         }
     }
-
-    /// A progress or detail note on stderr (only with `-v`).
-    pub fn note(&self, msg: &str) {
-        if self.verbose > 0 && !self.quiet {
-            eprintln!("prelaunch: {msg}");
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]

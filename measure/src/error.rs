@@ -7,4 +7,8 @@ pub enum Error {
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    IdBlock(#[from] crate::idblock::IdError),
 }

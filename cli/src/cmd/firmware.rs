@@ -106,6 +106,7 @@ fn row(d: &Descriptor) -> Value {
         "nvram_template": d.nvram_template.as_ref().map(|p| p.display().to_string()),
         "features": d.features,
         "x86_64": d.x86_64,
+        "uefi": d.uefi,
         "image": verdict,
         "image_error": image_error,
         "mismatches": mismatches,

@@ -1,13 +1,308 @@
-//! (in progress)
+//! `prelaunch load`: executes a launch plan against KVM guest_memfd memory, has the platform measure
+//! what was really loaded, and compares that digest with the expected one (measure's fold of the
+//! plan, or `--expect`). Exit 3 on a mismatch, naming the first page that differs.
+//!
+//! JSON (`--json`): `digest`, `expected`, `expected_from`, `match`, `memory` (`guest_memfd`, or
+//! `memfd` where /dev/kvm is unusable, with `memory_fallback` saying why), `platform`, `conversion`,
+//! `populate`, `guest_check`, `first_difference` and `timings_us`: the wall-clock time of each phase
+//! (create, map, copy, convert, populate, finish, guest_check) in integer microseconds.
 
-use clap::Args;
+use std::path::{Path, PathBuf};
 
-use crate::error::CliError;
-use crate::output::Out;
+use clap::{Args, ValueEnum};
+use prelaunch_loader::file::MappedFile;
+use prelaunch_loader::guest_check::GuestCheckReport;
+use prelaunch_loader::memory::convert::ConversionPath;
+use prelaunch_loader::platform::DigestSource;
+use prelaunch_loader::record::{Difference, first_difference};
+use prelaunch_loader::{CheckedPlan, HwOptions, LoadOptions, LoadReport, MemoryChoice, MemoryKind, PlatformChoice, SimFaults};
+use prelaunch_measure::image::TdvfSectionKind;
+use prelaunch_measure::idblock::IdKey;
+use prelaunch_measure::plan::{Inputs, LaunchPlan};
+use prelaunch_measure::{FirmwareImage, Measurement, digest};
+use serde_json::json;
+
+use crate::error::{CliError, Context, failed, usage};
+use crate::launch::LaunchArgs;
+use crate::output::{Out, Style, hex, print_json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformArg {
+    /// Software model of the AMD firmware and the TDX module (reads the loaded bytes back).
+    Sim,
+    /// Real SEV-SNP or TDX through KVM.
+    Hw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MemoryArg {
+    /// guest_memfd; memfd (with a warning) where /dev/kvm is unusable.
+    Auto,
+    GuestMemfd,
+    Memfd,
+}
 
 #[derive(Args, Debug)]
-pub struct LoadArgs {}
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// A plan from `prelaunch layout --json` instead of one built from the arguments; --ovmf (and
+    /// --svsm) name its input files, which must be the ones it was made for.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// sim: software model of the firmware; hw: the real SEV-SNP or TDX launch through KVM.
+    #[arg(long, value_enum)]
+    pub platform: PlatformArg,
+    /// The expected digest (hex) instead of the fold of the plan.
+    #[arg(long, value_name = "HEX")]
+    pub expect: Option<String>,
+    /// Run a vCPU that reads the loaded bytes through guest-physical addresses and compare its
+    /// checksum with the host's.
+    #[arg(long)]
+    pub check_guest: bool,
+    /// Print JSON; timings are integer microseconds.
+    #[arg(long)]
+    pub json: bool,
+    /// Guest memory backend.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub memory: MemoryArg,
+    /// hw, SNP: the ID key (PEM, ECDSA P-384) signing the ID block; an ephemeral key otherwise.
+    #[arg(long, value_name = "PEM")]
+    pub id_key: Option<PathBuf>,
+    /// sim fault injection, for testing: partial=PAGES, eintr=EVERY, eagain=EVERY, corrupt=GPA.
+    #[arg(long, value_name = "FAULT", hide = true)]
+    pub sim_fault: Vec<String>,
+}
 
-pub fn run(_a: &LoadArgs, _out: &Out) -> Result<(), CliError> {
-    Err(CliError::Failed("not implemented yet".into()))
+/// The plan and the files its operations read.
+struct Loaded {
+    plan: LaunchPlan,
+    firmware: MappedFile,
+    svsm: Option<MappedFile>,
+}
+
+impl Loaded {
+    fn inputs(&self) -> Inputs<'_> {
+        let i = Inputs::new().with("firmware", &self.firmware);
+        match &self.svsm {
+            Some(s) => i.with("svsm", s),
+            None => i,
+        }
+    }
+}
+
+fn read_plan(a: &LoadArgs, path: &Path, out: &Out) -> Result<Loaded, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    let plan: LaunchPlan = serde_json::from_str(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", path.display())))?;
+    if plan.mode != a.launch.mode.mode() {
+        return usage(format!("{}: the plan is for mode {}, not --mode {}", path.display(), plan.mode.name(), a.launch.mode_name()));
+    }
+    let firmware = MappedFile::open(a.launch.firmware_path(out)?)?;
+    let svsm = match (plan.input("svsm"), &a.launch.svsm) {
+        (Some(_), Some(p)) => Some(MappedFile::open(p)?),
+        (Some(_), None) => return usage(format!("{}: the plan reads an SVSM binary: give it with --svsm", path.display())),
+        (None, _) => None,
+    };
+    Ok(Loaded { plan, firmware, svsm })
+}
+
+fn build(a: &LoadArgs, out: &Out) -> Result<Loaded, CliError> {
+    if a.launch.snp_ovmf_hash.is_some() {
+        return usage("--snp-ovmf-hash replaces the firmware pages by a precomputed digest; load measures the bytes it loads, so it cannot take one");
+    }
+    if a.launch.vcpus.as_ref().is_some_and(|v| !v.is_single()) {
+        return usage("load launches one guest: give --vcpus a single count");
+    }
+    let launch = a.launch.build(out)?;
+    Ok(Loaded { plan: launch.plan, firmware: launch.firmware, svsm: launch.svsm })
+}
+
+fn parse_expect(s: &str, folded: &Measurement) -> Result<Measurement, CliError> {
+    let b = hex::decode(s.trim()).map_err(|e| CliError::Usage(format!("--expect: not hex: {e}")))?;
+    let m = match b.len() {
+        48 => Measurement::Sha384(b.try_into().unwrap_or([0; 48])),
+        32 => Measurement::Sha256(b.try_into().unwrap_or([0; 32])),
+        n => return usage(format!("--expect: {n} bytes; a launch digest is 48 (SNP, TDX) or 32 (SEV, SEV-ES)")),
+    };
+    if m.as_bytes().len() != folded.as_bytes().len() {
+        return usage(format!("--expect: {} bytes, but this mode's digest has {}", m.as_bytes().len(), folded.as_bytes().len()));
+    }
+    Ok(m)
+}
+
+fn tdx_hob_gpa(firmware: &[u8]) -> Option<u64> {
+    let img = FirmwareImage::parse(firmware).ok()?;
+    img.tdvf.as_ref()?.sections.iter().find(|s| s.kind == TdvfSectionKind::TdHob).map(|s| s.gpa)
+}
+
+pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
+    let mut faults = SimFaults::default();
+    for f in &a.sim_fault {
+        faults.add(f).map_err(|e| CliError::Usage(format!("--sim-fault {e}")))?;
+    }
+    if a.platform == PlatformArg::Hw && !faults.is_empty() {
+        return usage("--sim-fault only applies to --platform sim");
+    }
+    let loaded = match &a.plan {
+        Some(p) => read_plan(a, p, out)?,
+        None => build(a, out)?,
+    };
+    let plan = &loaded.plan;
+    let inputs = loaded.inputs();
+    let origin = a.plan.as_deref().unwrap_or(loaded.firmware.path());
+    // The strict check (inputs' sizes and SHA-256 included) before anything else.
+    let checked = CheckedPlan::new(plan, &inputs).map_err(|e| CliError::Failed(format!("{}: {e}", origin.display())))?;
+    let folded = digest::fold(plan, &inputs).in_file(origin)?;
+    if let Some(recorded) = plan.digest.as_deref().filter(|d| !d.eq_ignore_ascii_case(&folded.hex())) {
+        return failed(format!("{}: the plan records digest {recorded}, but its operations fold to {folded}: it was edited", origin.display()));
+    }
+    let (expected, expected_from) = match &a.expect {
+        Some(s) => (parse_expect(s, &folded)?, "--expect"),
+        None => (folded, "fold"),
+    };
+
+    let platform = match a.platform {
+        PlatformArg::Sim => PlatformChoice::Sim(faults),
+        PlatformArg::Hw => {
+            let id_key = match &a.id_key {
+                Some(p) => Some(IdKey::from_pem_bytes(&std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?).in_file(p)?),
+                None => None,
+            };
+            PlatformChoice::Hw(HwOptions { expected: Some(expected), id_key, tdx_hob_gpa: tdx_hob_gpa(&loaded.firmware) })
+        }
+    };
+    let memory = match a.memory {
+        MemoryArg::Auto => MemoryChoice::Auto,
+        MemoryArg::GuestMemfd => MemoryChoice::GuestMemfd,
+        MemoryArg::Memfd => MemoryChoice::Memfd,
+    };
+    let report = prelaunch_loader::load(&checked, LoadOptions { memory, platform, check_guest: a.check_guest })
+        .map_err(|e| CliError::Failed(format!("--platform {}: {e}", if a.platform == PlatformArg::Hw { "hw" } else { "sim" })))?;
+    if report.memory == MemoryKind::Memfd {
+        // Loud on purpose (even with -q): the guest_memfd path was not exercised.
+        eprintln!(
+            "prelaunch: warning: memory: memfd, not guest_memfd ({}); the load ran without KVM",
+            report.memory_fallback.as_deref().unwrap_or("no KVM")
+        );
+    }
+
+    let matched = report.digest.map(|d| d == expected);
+    let difference = if matched == Some(false) { first_difference(plan, &inputs, &report.record) } else { None };
+    let guest_bad = report.guest_check.as_ref().is_some_and(|g| !g.ok());
+    if a.json {
+        print_json(&json_report(&report, &expected, expected_from, matched, difference.as_ref()))?;
+    } else {
+        print_human(out, &report, &expected, expected_from, matched, difference.as_ref());
+    }
+    if matched == Some(false) || guest_bad { Err(CliError::Mismatch(String::new())) } else { Ok(()) }
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn json_report(r: &LoadReport, expected: &Measurement, from: &str, matched: Option<bool>, diff: Option<&Difference>) -> serde_json::Value {
+    let mut timings = serde_json::Map::new();
+    for (name, d) in r.timings.phases() {
+        timings.insert(name.into(), json!(micros(d)));
+    }
+    if let Some(d) = r.timings.guest_check {
+        timings.insert("guest_check".into(), json!(micros(d)));
+    }
+    json!({
+        "digest": r.digest.map(|d| d.hex()),
+        "expected": expected.hex(),
+        "expected_from": from,
+        "match": matched,
+        "digest_source": r.digest_source,
+        "memory": r.memory.name(),
+        "memory_fallback": r.memory_fallback,
+        "regions": r.regions,
+        "platform": r.platform,
+        "platform_detail": r.platform_detail,
+        "copied_bytes": r.copied_bytes,
+        "conversion": r.conversion,
+        "populate": r.populate,
+        "guest_check": r.guest_check.as_ref().map(|g| json!({"ok": g.ok(), "report": g})),
+        "first_difference": diff.map(|d| json!({"gpa": hex(d.gpa()), "index": d.index, "detail": d.to_string(), "expected": d.expected, "found": d.found})),
+        "timings_us": timings,
+    })
+}
+
+fn print_human(out: &Out, r: &LoadReport, expected: &Measurement, from: &str, matched: Option<bool>, diff: Option<&Difference>) {
+    let b = |s: &str| out.paint(Style::Bold, s);
+    let memory = match &r.memory_fallback {
+        Some(why) => out.paint(Style::Warn, &format!("memfd (NOT guest_memfd: {why})")),
+        None => format!("{} ({} regions, 2 MiB-aligned host mappings)", r.memory.name(), r.regions.len()),
+    };
+    println!("{}     {memory}", b("memory"));
+    println!("{}   {}: {}", b("platform"), r.platform, r.platform_detail);
+    let convert = match r.conversion.path {
+        ConversionPath::Modelled => format!("modelled by the sim platform (host: {})", r.conversion.host.describe()),
+        ConversionPath::NotNeeded => "not needed (SEV and SEV-ES encrypt in place)".into(),
+        p => format!("{} over {} ranges ({} EAGAIN retries)", p.name(), r.conversion.ranges, r.conversion.retries),
+    };
+    println!("{}    {convert}", b("convert"));
+    let p = &r.populate;
+    println!(
+        "{}   {}, {} calls ({} partial, {} retried)",
+        b("populate"),
+        if p.in_place { "in place" } else { "from source buffers" },
+        p.calls,
+        p.partial,
+        p.retries
+    );
+    match (&r.digest, &r.digest_source) {
+        (Some(d), DigestSource::IdBlockEnforced) => println!("{}     {d} (the firmware accepted the ID block carrying it)", b("digest")),
+        (Some(d), _) => println!("{}     {d}", b("digest")),
+        (None, DigestSource::NotReadable(why)) => println!("{}     not readable by the host: {why}", b("digest")),
+        (None, _) => println!("{}     -", b("digest")),
+    }
+    let from = if from == "fold" { "measure's fold of the plan" } else { "--expect" };
+    println!("{}   {expected} ({from})", b("expected"));
+    let m = match matched {
+        Some(true) => out.paint(Style::Good, "yes"),
+        Some(false) => out.paint(Style::Bad, "NO"),
+        None => "unknown (the platform does not report its digest)".into(),
+    };
+    println!("{}      {m}", b("match"));
+    if matched == Some(false) {
+        match diff {
+            Some(d) => println!("{}      page {}: {d}", b("first"), hex(d.gpa())),
+            None if r.record.is_empty() => println!("{}      the platform keeps no per-page record to locate it", b("first")),
+            None => println!("{}      every page matches the plan: the difference is in the expected value", b("first")),
+        }
+    }
+    if let Some(g) = &r.guest_check {
+        print_guest(out, g);
+    }
+    let mut t: Vec<String> = r.timings.phases().iter().map(|(n, d)| format!("{n} {} us", micros(*d))).collect();
+    if let Some(d) = r.timings.guest_check {
+        t.push(format!("guest check {} us", micros(d)));
+    }
+    println!("{}    {}", b("timings"), t.join(", "));
+}
+
+fn print_guest(out: &Out, g: &GuestCheckReport) {
+    let b = out.paint(Style::Bold, "guest");
+    match g.first_mismatch() {
+        None => println!(
+            "{b}      {} pages sampled in {} range{} by a vCPU at GPA {}: guest and host checksums agree",
+            g.pages,
+            g.ranges.len(),
+            if g.ranges.len() == 1 { "" } else { "s" },
+            hex(g.probe_gpa)
+        ),
+        Some(r) => println!(
+            "{b}      {}: the vCPU read checksum {:#018x} in [{}, +{:#x}), the host expects {:#018x}",
+            out.paint(Style::Bad, "DIFFERS"),
+            r.guest,
+            hex(r.gpa),
+            r.pages * 4096,
+            r.host
+        ),
+    }
+    for s in &g.skipped {
+        println!("           not sampled: {s}");
+    }
 }

@@ -1,13 +1,175 @@
-//! (in progress)
+//! `prelaunch verify`: does a report or quote carry the expected launch measurement?
+
+use std::path::PathBuf;
 
 use clap::Args;
+use prelaunch_loader::file::MappedFile;
+use prelaunch_measure::Mode;
+use prelaunch_measure::digest;
+use prelaunch_measure::report::{Evidence, Vcek};
+use serde_json::{Value, json};
 
-use crate::error::CliError;
-use crate::output::Out;
+use crate::error::{CliError, Context, usage};
+use crate::launch::LaunchArgs;
+use crate::output::{Out, Style, print_json};
 
 #[derive(Args, Debug)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    /// SNP attestation report (1184 bytes), TDX quote (v4/v5) or raw TDREPORT (1024 bytes).
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// The expected measurement (hex); otherwise computed from the launch arguments.
+    #[arg(long, value_name = "HEX", conflicts_with = "mode")]
+    pub expect: Option<String>,
+    /// VCEK certificate (PEM or DER) to check an SNP report's signature offline.
+    #[arg(long, value_name = "PEM")]
+    pub vcek: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub launch: Option<LaunchArgs>,
+}
 
-pub fn run(_a: &VerifyArgs, _out: &Out) -> Result<(), CliError> {
-    Err(CliError::Failed("not implemented yet".into()))
+/// Reads and recognises evidence, naming the file in errors.
+pub fn read_evidence(path: &std::path::Path) -> Result<Evidence, CliError> {
+    let f = MappedFile::open(path)?;
+    Evidence::detect(&f).in_file(path)
+}
+
+pub fn parse_expected(hex_str: &str) -> Result<Vec<u8>, CliError> {
+    let b = hex::decode(hex_str.trim().trim_start_matches("0x"))
+        .map_err(|e| CliError::Usage(format!("--expect {hex_str:?}: not hex ({e})")))?;
+    if b.len() != 48 && b.len() != 32 {
+        return usage(format!("--expect: {} bytes; expected a 48-byte (SNP, TDX) or 32-byte (SEV) measurement", b.len()));
+    }
+    Ok(b)
+}
+
+pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
+    let ev = read_evidence(&a.report)?;
+    let expected: Vec<u8> = match (&a.expect, &a.launch) {
+        (Some(e), _) => parse_expected(e)?,
+        (None, Some(l)) => {
+            let want = match ev {
+                Evidence::SnpReport(_) => Mode::Snp,
+                _ => Mode::Tdx,
+            };
+            if l.mode.mode() != want {
+                return usage(format!("{} is a {}, but --mode {} was given", a.report.display(), ev.kind(), l.mode_name()));
+            }
+            let launch = l.build(out)?;
+            if !launch.vcpus.is_single() {
+                return usage("verify takes one --vcpus count; use `prelaunch diagnose` to search several");
+            }
+            let m = digest::fold_observed(&launch.plan, &launch.inputs(), launch.resume, None)
+                .map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
+            m.as_bytes().to_vec()
+        }
+        (None, None) => return usage("give --expect HEX or the launch arguments (--mode, --ovmf, ...) to compute it"),
+    };
+    let signature = match (&a.vcek, &ev) {
+        (None, _) => None,
+        (Some(p), Evidence::SnpReport(_)) => {
+            let cert = std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+            let vcek = Vcek::from_pem_or_der(&cert).in_file(p)?;
+            let bytes = MappedFile::open(&a.report)?;
+            Some(vcek.verify(&bytes).map(|_| ()).map_err(|e| e.to_string()))
+        }
+        (Some(_), _) => return usage("--vcek applies to SNP reports only"),
+    };
+    let got = ev.launch_measurement();
+    let matches = got[..] == expected[..];
+    if a.json {
+        let mut doc = json!({
+            "kind": ev.kind(),
+            "measurement": hex::encode(got),
+            "expected": hex::encode(&expected),
+            "match": matches,
+            "report_data": hex::encode(ev.report_data()),
+            "signature": signature.as_ref().map(|s| match s { Ok(()) => json!("valid"), Err(e) => json!({"invalid": e}) }),
+        });
+        add_details(&mut doc, &ev);
+        print_json(&doc)?;
+    } else {
+        print_human(&ev, got, &expected, matches, signature.as_ref(), out);
+    }
+    if let Some(Err(e)) = signature {
+        return Err(CliError::Failed(format!("{}: the report's signature does not verify with the VCEK: {e}", a.report.display())));
+    }
+    if !matches {
+        return Err(CliError::Mismatch(format!(
+            "{}: measurement differs from the expected value; `prelaunch diagnose` searches the configurations that could explain it",
+            a.report.display()
+        )));
+    }
+    Ok(())
+}
+
+fn add_details(doc: &mut Value, ev: &Evidence) {
+    match ev {
+        Evidence::SnpReport(r) => {
+            doc["version"] = json!(r.version);
+            doc["policy"] = json!(r.policy);
+            doc["vmpl"] = json!(r.vmpl);
+            doc["host_data"] = json!(hex::encode(r.host_data));
+            doc["id_key_digest"] = json!(hex::encode(r.id_key_digest));
+            doc["author_key_digest"] = json!(hex::encode(r.author_key_digest));
+        }
+        Evidence::TdxQuote(q) => {
+            doc["version"] = json!(q.version);
+            doc["td_attributes"] = json!(q.body.td_attributes);
+            doc["debug"] = json!(q.body.debug());
+            doc["xfam"] = json!(q.body.xfam);
+            doc["rtmr"] = json!(q.body.rtmr.iter().map(hex::encode).collect::<Vec<_>>());
+            doc["mr_config_id"] = json!(hex::encode(q.body.mr_config_id));
+        }
+        Evidence::TdReport(r) => {
+            doc["td_attributes"] = json!(r.td_info.attributes);
+            doc["debug"] = json!(r.debug());
+            doc["xfam"] = json!(r.td_info.xfam);
+            doc["rtmr"] = json!(r.td_info.rtmr.iter().map(hex::encode).collect::<Vec<_>>());
+            doc["mr_config_id"] = json!(hex::encode(r.td_info.mr_config_id));
+        }
+    }
+}
+
+fn print_human(ev: &Evidence, got: &[u8; 48], expected: &[u8], matches: bool, sig: Option<&Result<(), String>>, out: &Out) {
+    let label = match ev {
+        Evidence::SnpReport(_) => "MEASUREMENT",
+        _ => "MRTD",
+    };
+    println!("{}", out.paint(Style::Bold, ev.kind()));
+    println!("  {label:<12} {}", hex::encode(got));
+    println!("  {:<12} {}", "expected", hex::encode(expected));
+    if !matches {
+        let first = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
+        println!("  {:<12} {}^ first differing byte: {first}", "", " ".repeat(first * 2));
+    }
+    println!("  {:<12} {}", "match", if matches { out.paint(Style::Good, "yes") } else { out.paint(Style::Bad, "NO") });
+    match sig {
+        Some(Ok(())) => println!("  {:<12} {}", "signature", out.paint(Style::Good, "valid (VCEK)")),
+        Some(Err(e)) => println!("  {:<12} {}", "signature", out.paint(Style::Bad, &format!("INVALID: {e}"))),
+        None => {}
+    }
+    println!("  {:<12} {}", "report data", hex::encode(ev.report_data()));
+    let rtmrs = match ev {
+        Evidence::SnpReport(r) => {
+            println!("  {:<12} {:#x}", "policy", r.policy);
+            if r.id_key_digest.iter().any(|&b| b != 0) {
+                println!("  {:<12} {}", "id key", hex::encode(r.id_key_digest));
+            }
+            None
+        }
+        Evidence::TdxQuote(q) => {
+            println!("  {:<12} {:#018x}{}", "attributes", q.body.td_attributes, if q.body.debug() { " (DEBUG)" } else { "" });
+            Some(q.body.rtmr)
+        }
+        Evidence::TdReport(r) => {
+            println!("  {:<12} {:#018x}{}", "attributes", r.td_info.attributes, if r.debug() { " (DEBUG)" } else { "" });
+            Some(r.td_info.rtmr)
+        }
+    };
+    for (i, r) in rtmrs.iter().flatten().enumerate() {
+        println!("  {:<12} {}", format!("RTMR{i}"), hex::encode(r));
+    }
 }
