@@ -1,5 +1,28 @@
-//! prelaunch-loader: executes a launch plan against guest memory (in progress).
+//! prelaunch-loader: executes a launch plan against guest memory and has a platform measure it.
+//!
+//! - [`load()`]: the phases (create, map, copy, convert, populate, finish) and the guest check.
+//! - [`memory`]: guest memory behind [`memory::MemoryBackend`]: KVM guest_memfd, or memfd where
+//!   /dev/kvm is unusable; conversion to private.
+//! - [`platform`]: behind [`platform::Platform`]: `sim` (a software model of the AMD firmware and
+//!   the TDX module) and `hw` (the SNP and TDX KVM ioctls).
+//! - [`record`]: the platform's per-page record and where it first differs from the plan.
+//! - [`guest_check`]: a vCPU reads the loaded bytes back through guest-physical addresses.
+//! - [`kvm`]: the VM, capability probes, and the uAPI kvm-bindings lacks; [`file`]: mapped inputs.
 //!
 //! All `unsafe` and every ioctl of the project live in this crate.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod error;
 pub mod file;
+pub mod guest_check;
+pub mod kvm;
+pub mod load;
+pub mod memory;
+pub mod platform;
+pub mod record;
+mod sys;
+
+pub use error::LoadError;
+pub use load::{CheckedPlan, HwOptions, LoadOptions, LoadReport, PlatformChoice, Timings, load};
+pub use memory::{MemoryChoice, MemoryKind};
+pub use platform::sim::faults::SimFaults;

@@ -16,8 +16,8 @@ use prelaunch_loader::memory::convert::ConversionPath;
 use prelaunch_loader::platform::DigestSource;
 use prelaunch_loader::record::{Difference, first_difference};
 use prelaunch_loader::{CheckedPlan, HwOptions, LoadOptions, LoadReport, MemoryChoice, MemoryKind, PlatformChoice, SimFaults};
-use prelaunch_measure::image::TdvfSectionKind;
 use prelaunch_measure::idblock::IdKey;
+use prelaunch_measure::image::TdvfSectionKind;
 use prelaunch_measure::plan::{Inputs, LaunchPlan};
 use prelaunch_measure::{FirmwareImage, Measurement, digest};
 use serde_json::json;
@@ -93,7 +93,8 @@ impl Loaded {
 
 fn read_plan(a: &LoadArgs, path: &Path, out: &Out) -> Result<Loaded, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
-    let plan: LaunchPlan = serde_json::from_str(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", path.display())))?;
+    let plan: LaunchPlan =
+        serde_json::from_str(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", path.display())))?;
     if plan.mode != a.launch.mode.mode() {
         return usage(format!("{}: the plan is for mode {}, not --mode {}", path.display(), plan.mode.name(), a.launch.mode_name()));
     }
@@ -108,7 +109,9 @@ fn read_plan(a: &LoadArgs, path: &Path, out: &Out) -> Result<Loaded, CliError> {
 
 fn build(a: &LoadArgs, out: &Out) -> Result<Loaded, CliError> {
     if a.launch.snp_ovmf_hash.is_some() {
-        return usage("--snp-ovmf-hash replaces the firmware pages by a precomputed digest; load measures the bytes it loads, so it cannot take one");
+        return usage(
+            "--snp-ovmf-hash replaces the firmware pages by a precomputed digest; load measures the bytes it loads, so it cannot take one",
+        );
     }
     if a.launch.vcpus.as_ref().is_some_and(|v| !v.is_single()) {
         return usage("load launches one guest: give --vcpus a single count");
@@ -154,7 +157,10 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
     let checked = CheckedPlan::new(plan, &inputs).map_err(|e| CliError::Failed(format!("{}: {e}", origin.display())))?;
     let folded = digest::fold(plan, &inputs).in_file(origin)?;
     if let Some(recorded) = plan.digest.as_deref().filter(|d| !d.eq_ignore_ascii_case(&folded.hex())) {
-        return failed(format!("{}: the plan records digest {recorded}, but its operations fold to {folded}: it was edited", origin.display()));
+        return failed(format!(
+            "{}: the plan records digest {recorded}, but its operations fold to {folded}: it was edited",
+            origin.display()
+        ));
     }
     let (expected, expected_from) = match &a.expect {
         Some(s) => (parse_expect(s, &folded)?, "--expect"),
@@ -165,10 +171,12 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
         PlatformArg::Sim => PlatformChoice::Sim(faults),
         PlatformArg::Hw => {
             let id_key = match &a.id_key {
-                Some(p) => Some(IdKey::from_pem_bytes(&std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?).in_file(p)?),
+                Some(p) => Some(
+                    IdKey::from_pem_bytes(&std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?).in_file(p)?,
+                ),
                 None => None,
             };
-            PlatformChoice::Hw(HwOptions { expected: Some(expected), id_key, tdx_hob_gpa: tdx_hob_gpa(&loaded.firmware) })
+            PlatformChoice::Hw(Box::new(HwOptions { expected: Some(expected), id_key, tdx_hob_gpa: tdx_hob_gpa(&loaded.firmware) }))
         }
     };
     let memory = match a.memory {

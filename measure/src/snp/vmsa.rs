@@ -55,8 +55,8 @@ const fn seg(selector: u16, attrib: u16, limit: u32, base: u64) -> Seg {
     Seg { selector, attrib, limit, base }
 }
 
-/// Offsets in the save area (AMD APM vol. 2, table B-4).
-mod off {
+/// Offsets in the save area (AMD APM vol. 2, table B-4); the loader reads VMSAs back into vCPU registers.
+pub mod off {
     pub const ES: usize = 0x00;
     pub const CS: usize = 0x10;
     pub const SS: usize = 0x20;

@@ -1,0 +1,417 @@
+//! Executing a launch plan, phase by phase: **create** (the VM and the platform), **map** (guest
+//! memory), **copy** (each input byte once, from its file mapping into guest memory), **convert**
+//! (to private), **populate** (each operation, resumed after partial progress, EINTR and EAGAIN
+//! retried a bounded number of times), **finish** (the platform's digest), and optionally the
+//! **guest check** (a vCPU reads the loaded bytes back).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prelaunch_measure::Measurement;
+use prelaunch_measure::idblock::IdKey;
+use prelaunch_measure::plan::{Inputs, LaunchPlan, Mode, Operation, check};
+use serde::Serialize;
+
+use crate::LoadError;
+use crate::guest_check::{self, GuestCheckError, GuestCheckReport};
+use crate::kvm::{Vm, VmType};
+use crate::memory::convert::{ConversionPath, HostConversion, convert_with_retry};
+use crate::memory::guest_memfd::GuestMemfdBackend;
+use crate::memory::memfd::MemfdBackend;
+use crate::memory::{MappedRegion, MemoryBackend, MemoryChoice, MemoryError, MemoryKind};
+use crate::platform::hw::snp::{HwSnp, SnpParams};
+use crate::platform::hw::snp_ioctls::KvmSnpIoctls;
+use crate::platform::hw::tdx::HwTdx;
+use crate::platform::hw::tdx_ioctls::KvmTdxIoctls;
+use crate::platform::sim::SimPlatform;
+use crate::platform::sim::faults::SimFaults;
+use crate::platform::{DigestSource, Platform, PlatformError, PopulateCall};
+use crate::record::PageRecord;
+
+/// Consecutive populate attempts without progress (EINTR, EAGAIN, zero progress) before giving up.
+pub const MAX_POPULATE_RETRIES: u32 = 8;
+
+/// The hardware platform's inputs besides the plan.
+#[derive(Debug, Clone, Default)]
+pub struct HwOptions {
+    /// The digest SNP_LAUNCH_FINISH's ID block makes the firmware enforce.
+    pub expected: Option<Measurement>,
+    /// The ID key (an ephemeral one otherwise).
+    pub id_key: Option<IdKey>,
+    /// TDX: the TD HOB's GPA, handed to the vCPU in RCX.
+    pub tdx_hob_gpa: Option<u64>,
+}
+
+/// Which platform runs the launch.
+#[derive(Debug, Clone)]
+pub enum PlatformChoice {
+    Sim(SimFaults),
+    Hw(Box<HwOptions>),
+}
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub memory: MemoryChoice,
+    pub platform: PlatformChoice,
+    /// Run the guest probe after the launch.
+    pub check_guest: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { memory: MemoryChoice::Auto, platform: PlatformChoice::Sim(SimFaults::default()), check_guest: false }
+    }
+}
+
+/// Wall-clock time of each phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub create: Duration,
+    pub map: Duration,
+    pub copy: Duration,
+    pub convert: Duration,
+    pub populate: Duration,
+    pub finish: Duration,
+    pub guest_check: Option<Duration>,
+}
+
+impl Timings {
+    /// The launch phases, in order (the guest check is separate).
+    pub fn phases(&self) -> [(&'static str, Duration); 6] {
+        [
+            ("create", self.create),
+            ("map", self.map),
+            ("copy", self.copy),
+            ("convert", self.convert),
+            ("populate", self.populate),
+            ("finish", self.finish),
+        ]
+    }
+}
+
+/// How conversion to private went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversionReport {
+    pub path: ConversionPath,
+    /// What the host offers (probed at run time).
+    pub host: HostConversion,
+    pub ranges: u64,
+    /// EAGAIN retries.
+    pub retries: u64,
+}
+
+/// How populate went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PopulateStats {
+    /// From guest memory (uaddr/source 0) rather than from a source buffer.
+    pub in_place: bool,
+    /// Successful populate calls.
+    pub calls: u64,
+    /// Calls that did part of what they were asked.
+    pub partial: u64,
+    /// EINTR/EAGAIN/zero-progress attempts retried.
+    pub retries: u64,
+}
+
+/// What a load did.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub memory: MemoryKind,
+    /// Why memory is not guest_memfd (only for `memfd`).
+    pub memory_fallback: Option<String>,
+    pub regions: Vec<MappedRegion>,
+    pub platform: &'static str,
+    pub platform_detail: String,
+    pub copied_bytes: u64,
+    pub conversion: ConversionReport,
+    pub populate: PopulateStats,
+    pub digest: Option<Measurement>,
+    pub digest_source: DigestSource,
+    /// The platform's per-page record, in measurement order (empty for `hw`).
+    pub record: Vec<PageRecord>,
+    pub guest_check: Option<GuestCheckReport>,
+    pub timings: Timings,
+}
+
+/// A plan that passed the strict check against its inputs (alignment, overlaps, sources inside the
+/// files, each input's size and SHA-256): the only thing [`load`] accepts, so a plan that fails is
+/// refused before any memory is created, whether it was just built or read from a file.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedPlan<'a> {
+    plan: &'a LaunchPlan,
+    inputs: &'a Inputs<'a>,
+}
+
+impl<'a> CheckedPlan<'a> {
+    pub fn new(plan: &'a LaunchPlan, inputs: &'a Inputs<'a>) -> Result<Self, LoadError> {
+        check::check_inputs(plan, inputs)?;
+        Ok(CheckedPlan { plan, inputs })
+    }
+
+    pub fn plan(&self) -> &'a LaunchPlan {
+        self.plan
+    }
+
+    pub fn inputs(&self) -> &'a Inputs<'a> {
+        self.inputs
+    }
+}
+
+/// Runs a checked plan.
+pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, LoadError> {
+    let (plan, inputs) = (checked.plan, checked.inputs);
+    let hw = matches!(opts.platform, PlatformChoice::Hw(_));
+    if hw && !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
+        return Err(LoadError::Unsupported(format!(
+            "the hw platform launches SEV-SNP and TDX guests; {} launches (KVM_SEV_LAUNCH_UPDATE_DATA) are only modelled, by --platform sim",
+            plan.mode.name()
+        )));
+    }
+    if hw && opts.memory == MemoryChoice::Memfd {
+        return Err(LoadError::Unsupported("the hw platform needs guest_memfd memory, not memfd".into()));
+    }
+    let mut t = Timings::default();
+    let mut clock = Instant::now();
+    let mut lap = |slot: &mut Duration| {
+        let now = Instant::now();
+        *slot = now - clock;
+        clock = now;
+    };
+
+    // create: the VM (unless memory is memfd) and the platform.
+    let mut fallback = None;
+    let vm = match (&opts.platform, opts.memory) {
+        (PlatformChoice::Hw(_), _) => Some(Arc::new(Vm::create(if plan.mode == Mode::Snp { VmType::Snp } else { VmType::Tdx })?)),
+        (PlatformChoice::Sim(_), MemoryChoice::Memfd) => {
+            fallback = Some("--memory memfd was asked for".to_owned());
+            None
+        }
+        (PlatformChoice::Sim(_), choice) => match Vm::create(VmType::Default) {
+            Ok(vm) => Some(Arc::new(vm)),
+            Err(e) if choice == MemoryChoice::Auto => {
+                fallback = Some(e.to_string());
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let mut platform = make_platform(plan, &opts, vm.as_ref())?;
+    lap(&mut t.create);
+
+    // map
+    let mut mem: Box<dyn MemoryBackend> = match vm {
+        Some(vm) => match GuestMemfdBackend::create(vm, &plan.regions) {
+            Ok(m) => Box::new(m),
+            Err(e @ MemoryError::Kvm(_)) if !hw && opts.memory == MemoryChoice::Auto => {
+                let why = e.to_string();
+                let m = MemfdBackend::create(&plan.regions, &why)?;
+                fallback = Some(why);
+                Box::new(m)
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => Box::new(MemfdBackend::create(&plan.regions, fallback.as_deref().unwrap_or("no KVM"))?),
+    };
+    lap(&mut t.map);
+
+    // copy: each source byte once, from its (memory-mapped) input straight into guest memory.
+    let mut copied = 0;
+    if mem.host_accessible() {
+        for op in plan.operations.iter().filter(|o| !o.is_vmsa()) {
+            let Some(src) = plan.source_bytes(op, inputs) else { continue };
+            let dst = mem.bytes_mut(op.gpa, op.len).ok_or(MemoryError::OutOfRange { gpa: op.gpa, len: op.len })?;
+            dst.copy_from_slice(src);
+            copied += op.len;
+        }
+    }
+    platform.after_copy(mem.as_mut()).map_err(|source| LoadError::Platform { phase: "copy", source })?;
+    lap(&mut t.copy);
+
+    // convert
+    let host = mem.host_conversion().clone();
+    let path = if !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
+        ConversionPath::NotNeeded
+    } else if platform.models_conversion() {
+        ConversionPath::Modelled
+    } else if host.attributes2.offered() {
+        ConversionPath::Attributes2
+    } else if host.vm_attributes.offered() {
+        ConversionPath::VmAttributes
+    } else {
+        return Err(LoadError::Unsupported(format!("this host cannot convert guest memory to private: {}", host.describe())));
+    };
+    let ranges = if path == ConversionPath::NotNeeded { Vec::new() } else { private_ranges(plan) };
+    let mut retries = 0;
+    for &(gpa, len) in &ranges {
+        retries += u64::from(match path {
+            ConversionPath::Modelled => convert_with_retry(gpa, len, |g, l| platform.convert_private(g, l))?,
+            _ => convert_with_retry(gpa, len, |g, l| mem.convert_once(g, l))?,
+        });
+    }
+    let conversion = ConversionReport { path, host, ranges: ranges.len() as u64, retries };
+    lap(&mut t.convert);
+
+    // populate
+    let in_place =
+        mem.host_accessible() && matches!(path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
+    let mut populate = PopulateStats { in_place, ..Default::default() };
+    for (i, op) in plan.operations.iter().enumerate() {
+        populate_op(platform.as_mut(), mem.as_ref(), i, op, plan.source_bytes(op, inputs), in_place, &mut populate)?;
+    }
+    lap(&mut t.populate);
+
+    // finish
+    let fin = platform.finish().map_err(|source| LoadError::Platform { phase: "finish", source })?;
+    lap(&mut t.finish);
+
+    let guest_check = if opts.check_guest {
+        let vm = mem.vm().cloned().ok_or_else(|| GuestCheckError::NoVm(fallback.clone().unwrap_or_else(|| "no VM".into())))?;
+        let ranges: Vec<(u64, &[u8])> =
+            plan.operations.iter().filter(|o| !o.is_vmsa()).filter_map(|o| plan.source_bytes(o, inputs).map(|s| (o.gpa, s))).collect();
+        let started = Instant::now();
+        let report = guest_check::run(&vm, &mem.regions(), &ranges)?;
+        t.guest_check = Some(started.elapsed());
+        Some(report)
+    } else {
+        None
+    };
+
+    Ok(LoadReport {
+        memory: mem.kind(),
+        memory_fallback: if mem.kind() == MemoryKind::Memfd { fallback } else { None },
+        regions: mem.regions(),
+        platform: platform.name(),
+        platform_detail: platform.describe(),
+        copied_bytes: copied,
+        conversion,
+        populate,
+        digest: fin.digest,
+        digest_source: fin.source,
+        record: fin.record,
+        guest_check,
+        timings: t,
+    })
+}
+
+fn make_platform(plan: &LaunchPlan, opts: &LoadOptions, vm: Option<&Arc<Vm>>) -> Result<Box<dyn Platform>, LoadError> {
+    let hw = match &opts.platform {
+        PlatformChoice::Sim(faults) => return Ok(Box::new(SimPlatform::new(plan, faults.clone()))),
+        PlatformChoice::Hw(hw) => hw,
+    };
+    let vm = vm.ok_or_else(|| LoadError::Unsupported("the hw platform needs a KVM VM".into()))?;
+    let start = |source| LoadError::Platform { phase: "create", source };
+    match plan.mode {
+        Mode::Snp => {
+            let Some(Measurement::Sha384(expected)) = hw.expected else {
+                return Err(LoadError::Unsupported(
+                    "the hw platform needs the expected SNP launch digest (SHA-384) for the ID block".into(),
+                ));
+            };
+            let snp = plan
+                .snp
+                .as_ref()
+                .ok_or_else(|| LoadError::Unsupported("the plan has no SNP launch parameters (policy, guest features)".into()))?;
+            let params = SnpParams { policy: snp.policy, guest_features: snp.guest_features, expected, id_key: hw.id_key.clone() };
+            let io = KvmSnpIoctls::open(vm.clone()).map_err(start)?;
+            Ok(Box::new(HwSnp::start(io, params).map_err(start)?))
+        }
+        Mode::Tdx => {
+            let hob = hw.tdx_hob_gpa.ok_or_else(|| {
+                LoadError::Unsupported("the TD HOB's GPA is unknown: the firmware's TDVF metadata has no TD_HOB section".into())
+            })?;
+            let order = plan.tdx.unwrap_or_default().page_order;
+            Ok(Box::new(HwTdx::start(KvmTdxIoctls::new(vm.clone()), order, hob).map_err(start)?))
+        }
+        m => Err(LoadError::Unsupported(format!("the hw platform cannot launch {} guests", m.name()))),
+    }
+}
+
+/// The guest-memory ranges the plan populates, merged where contiguous inside one region.
+fn private_ranges(plan: &LaunchPlan) -> Vec<(u64, u64)> {
+    let mut ops: Vec<&Operation> = plan.operations.iter().filter(|o| !o.is_vmsa()).collect();
+    ops.sort_by_key(|o| o.gpa);
+    let region_of = |gpa: u64| plan.regions.iter().position(|r| r.contains(gpa, 1));
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for op in ops {
+        match out.last_mut() {
+            Some((g, l)) if *g + *l == op.gpa && region_of(*g) == region_of(op.gpa) => *l += op.len,
+            _ => out.push((op.gpa, op.len)),
+        }
+    }
+    out
+}
+
+/// Populates one operation: re-issues after partial progress, retries EINTR/EAGAIN (and calls that
+/// make no progress) up to [`MAX_POPULATE_RETRIES`] times in a row.
+pub(crate) fn populate_op(
+    platform: &mut dyn Platform,
+    mem: &dyn MemoryBackend,
+    op_index: usize,
+    op: &Operation,
+    source: Option<&[u8]>,
+    in_place: bool,
+    stats: &mut PopulateStats,
+) -> Result<(), LoadError> {
+    let mut done = 0;
+    let mut stalled = 0;
+    while done < op.len {
+        let call = PopulateCall { op_index, op, done, source, in_place };
+        let fail = |source| LoadError::Populate { op: op_index, kind: op.kind, gpa: call.gpa(), source };
+        let last = match platform.populate(&call, mem) {
+            Ok(n) if n > call.remaining() => {
+                return Err(fail(PlatformError::Unsupported(format!(
+                    "the platform reported {n:#x} bytes done of {:#x}",
+                    call.remaining()
+                ))));
+            }
+            Ok(0) => "no progress".to_owned(),
+            Ok(n) => {
+                done += n;
+                stalled = 0;
+                stats.calls += 1;
+                stats.partial += u64::from(done < op.len);
+                continue;
+            }
+            Err(e) if e.retryable() => e.to_string(),
+            Err(e) => return Err(fail(e)),
+        };
+        stalled += 1;
+        stats.retries += 1;
+        if stalled >= MAX_POPULATE_RETRIES {
+            return Err(LoadError::Stalled { op: op_index, kind: op.kind, gpa: call.gpa(), tries: stalled, last });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use prelaunch_measure::plan::{OpKind, Source};
+
+    use super::*;
+
+    fn plan_json(mode: &str, ops: serde_json::Value) -> LaunchPlan {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "mode": mode, "inputs": [],
+            "regions": [
+                {"name": "ram", "gpa": 0x200000u64, "size": 0x200000, "gmem_offset": 0},
+                {"name": "ram@0x400000", "gpa": 0x400000u64, "size": 0x200000, "gmem_offset": 0}
+            ],
+            "operations": ops
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn private_ranges_merge_contiguous_runs_but_not_across_regions() {
+        let mut plan = plan_json("snp", serde_json::json!([]));
+        plan.operations = vec![
+            Operation::new(0x3ff000, 0x1000, OpKind::Zero, Source::None),
+            Operation::new(0x201000, 0x1000, OpKind::Zero, Source::None),
+            Operation::new(0x200000, 0x1000, OpKind::Secrets, Source::None),
+            Operation::new(0x400000, 0x1000, OpKind::Zero, Source::None),
+        ];
+        assert_eq!(private_ranges(&plan), vec![(0x200000, 0x2000), (0x3ff000, 0x1000), (0x400000, 0x1000)]);
+    }
+}

@@ -1,0 +1,46 @@
+//! Shared helpers for the loader's integration tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use prelaunch_loader::file::MappedFile;
+use prelaunch_measure::FirmwareImage;
+use prelaunch_measure::plan::{self, LaunchPlan, Mode};
+
+/// Whether KVM guest_memfd can be used here. When it cannot, the test says so loudly and is
+/// skipped, unless PRELAUNCH_REQUIRE_KVM=1 (CI), which makes it fail.
+pub fn kvm_or_skip(test: &str) -> bool {
+    match prelaunch_loader::kvm::guest_memfd_usable() {
+        Ok(()) => true,
+        Err(why) => {
+            if std::env::var("PRELAUNCH_REQUIRE_KVM").as_deref() == Ok("1") {
+                panic!("{test}: PRELAUNCH_REQUIRE_KVM=1 but KVM guest_memfd is unusable: {why}");
+            }
+            eprintln!("SKIPPED {test}: KVM guest_memfd is unusable here ({why}); set PRELAUNCH_REQUIRE_KVM=1 to fail instead");
+            false
+        }
+    }
+}
+
+/// The real firmware directory (PRELAUNCH_FIRMWARE_DIR, default /work/shared/firmware); missing is a failure.
+pub fn firmware(name: &str) -> MappedFile {
+    let dir = std::env::var_os("PRELAUNCH_FIRMWARE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/work/shared/firmware"));
+    assert!(dir.is_dir(), "{} not found: set PRELAUNCH_FIRMWARE_DIR to the directory holding the real firmware", dir.display());
+    MappedFile::open(dir.join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An AMD plan (`Mode::Snp`, `Sev` or `SevEs`) for `fw` with `vcpus` EPYC-v4 vCPUs.
+pub fn amd_plan(fw: &[u8], mode: Mode, vcpus: u32) -> LaunchPlan {
+    let img = FirmwareImage::parse(fw).unwrap();
+    let mut cfg = plan::sev::AmdConfig::new(mode);
+    cfg.vcpus = if mode == Mode::Sev { 0 } else { vcpus };
+    cfg.vcpu_sig = 0x800f12;
+    plan::sev::build(&img, &cfg).unwrap()
+}
+
+/// A TDX plan for `fw`.
+pub fn tdx_plan(fw: &[u8], order: plan::PageOrder) -> LaunchPlan {
+    let img = FirmwareImage::parse(fw).unwrap();
+    plan::tdx::build(&img, plan::TdxPolicy { page_order: order, page_aug: plan::PageAugPolicy::Add }).unwrap()
+}

@@ -1,0 +1,38 @@
+//! 100 loads in one process (guest_memfd, memslots, vCPUs of the guest check) leave no file
+//! descriptor and no mapping behind. Its own test binary: nothing else runs while it counts.
+
+mod common;
+
+use common::*;
+use prelaunch_loader::{CheckedPlan, LoadOptions, MemoryChoice, MemoryKind, load};
+use prelaunch_measure::plan::{Inputs, Mode};
+
+fn fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn maps() -> usize {
+    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+}
+
+#[test]
+fn a_hundred_loads_leave_no_fd_or_mapping_behind() {
+    if !kvm_or_skip("a_hundred_loads_leave_no_fd_or_mapping_behind") {
+        return;
+    }
+    let fw = firmware("trixie_OVMF_CODE_4M.fd");
+    let plan = amd_plan(&fw, Mode::Snp, 2);
+    let inputs = Inputs::new().with("firmware", &fw);
+    let checked = CheckedPlan::new(&plan, &inputs).unwrap();
+    let opts = |i: usize| LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: i % 10 == 0, ..Default::default() };
+    // One load first: the allocator and the thread pool keep what they grow on first use.
+    assert_eq!(load(&checked, opts(0)).unwrap().memory, MemoryKind::GuestMemfd);
+    let (fd0, map0) = (fds(), maps());
+    for i in 0..100 {
+        let r = load(&checked, opts(i)).unwrap();
+        assert!(r.digest.is_some());
+    }
+    let (fd1, map1) = (fds(), maps());
+    assert_eq!(fd1, fd0, "file descriptors before and after 100 loads");
+    assert!(map1 <= map0, "mappings before and after 100 loads: {map0} -> {map1}");
+}
