@@ -5,6 +5,8 @@
 mod common;
 mod load_support;
 
+use std::io::Write;
+
 use common::*;
 use load_support::*;
 
@@ -23,7 +25,7 @@ fn hw_without_snp_or_tdx_names_what_is_missing() {
         (5, "KVM_X86_TDX_VM (5)", vec!["--mode", "tdx"]),
     ] {
         if offers(vm_type) {
-            eprintln!("SKIPPED {name}: this host offers it; the refusal cannot be tested here");
+            let _ = writeln!(std::io::stderr().lock(), "SKIPPED {name}: this host offers it; the refusal cannot be tested here");
             continue;
         }
         let argv: Vec<&str> = ["load", "--platform", "hw", "--ovmf", &fw].iter().copied().chain(args).collect();
@@ -43,4 +45,7 @@ fn hw_refuses_what_it_does_not_drive() {
     assert!(stderr(&o).contains("only modelled, by --platform sim"), "{}", stderr(&o));
     let o = prelaunch(&["load", "--platform", "hw", "--mode", "tdx", "--ovmf", &fw, "--sim-fault", "eintr=2"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let o = prelaunch(&["load", "--platform", "hw", "--mode", "tdx", "--ovmf", &fw, "--check-guest"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(stderr(&o).contains("private"), "{}", stderr(&o));
 }

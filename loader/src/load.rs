@@ -161,16 +161,7 @@ impl<'a> CheckedPlan<'a> {
 /// Runs a checked plan.
 pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, LoadError> {
     let (plan, inputs) = (checked.plan, checked.inputs);
-    let hw = matches!(opts.platform, PlatformChoice::Hw(_));
-    if hw && !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
-        return Err(LoadError::Unsupported(format!(
-            "the hw platform launches SEV-SNP and TDX guests; {} launches (KVM_SEV_LAUNCH_UPDATE_DATA) are only modelled, by --platform sim",
-            plan.mode.name()
-        )));
-    }
-    if hw && opts.memory == MemoryChoice::Memfd {
-        return Err(LoadError::Unsupported("the hw platform needs guest_memfd memory, not memfd".into()));
-    }
+    refuse_unsupported(plan, &opts)?;
     let mut t = Timings::default();
     let mut clock = Instant::now();
     let mut lap = |slot: &mut Duration| {
@@ -179,89 +170,28 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         clock = now;
     };
 
-    // create: the VM (unless memory is memfd) and the platform.
-    let mut fallback = None;
-    let vm = match (&opts.platform, opts.memory) {
-        (PlatformChoice::Hw(_), _) => Some(Arc::new(Vm::create(if plan.mode == Mode::Snp { VmType::Snp } else { VmType::Tdx })?)),
-        (PlatformChoice::Sim(_), MemoryChoice::Memfd) => {
-            fallback = Some("--memory memfd was asked for".to_owned());
-            None
-        }
-        (PlatformChoice::Sim(_), choice) => match Vm::create(VmType::Default) {
-            Ok(vm) => Some(Arc::new(vm)),
-            Err(e) if choice == MemoryChoice::Auto => {
-                fallback = Some(e.to_string());
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let (vm, mut fallback) = create_vm(plan, &opts)?;
     let mut platform = make_platform(plan, &opts, vm.as_ref())?;
     lap(&mut t.create);
 
-    // map
-    let mut mem: Box<dyn MemoryBackend> = match vm {
-        Some(vm) => match GuestMemfdBackend::create(vm, &plan.regions) {
-            Ok(m) => Box::new(m),
-            Err(e @ MemoryError::Kvm(_)) if !hw && opts.memory == MemoryChoice::Auto => {
-                let why = e.to_string();
-                let m = MemfdBackend::create(&plan.regions, &why)?;
-                fallback = Some(why);
-                Box::new(m)
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => Box::new(MemfdBackend::create(&plan.regions, fallback.as_deref().unwrap_or("no KVM"))?),
-    };
+    let mut mem = map_memory(plan, &opts, vm, &mut fallback)?;
     lap(&mut t.map);
 
-    // copy: each source byte once, from its (memory-mapped) input straight into guest memory.
-    let mut copied = 0;
-    if mem.host_accessible() {
-        for op in plan.operations.iter().filter(|o| !o.is_vmsa()) {
-            let Some(src) = plan.source_bytes(op, inputs) else { continue };
-            let dst = mem.bytes_mut(op.gpa, op.len).ok_or(MemoryError::OutOfRange { gpa: op.gpa, len: op.len })?;
-            dst.copy_from_slice(src);
-            copied += op.len;
-        }
-    }
+    let copied = copy_image(plan, inputs, mem.as_mut())?;
     platform.after_copy(mem.as_mut()).map_err(|source| LoadError::Platform { phase: "copy", source })?;
     lap(&mut t.copy);
 
-    // convert
-    let host = mem.host_conversion().clone();
-    let path = if !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
-        ConversionPath::NotNeeded
-    } else if platform.models_conversion() {
-        ConversionPath::Modelled
-    } else if host.attributes2.offered() {
-        ConversionPath::Attributes2
-    } else if host.vm_attributes.offered() {
-        ConversionPath::VmAttributes
-    } else {
-        return Err(LoadError::Unsupported(format!("this host cannot convert guest memory to private: {}", host.describe())));
-    };
-    let ranges = if path == ConversionPath::NotNeeded { Vec::new() } else { private_ranges(plan) };
-    let mut retries = 0;
-    for &(gpa, len) in &ranges {
-        retries += u64::from(match path {
-            ConversionPath::Modelled => convert_with_retry(gpa, len, |g, l| platform.convert_private(g, l))?,
-            _ => convert_with_retry(gpa, len, |g, l| mem.convert_once(g, l))?,
-        });
-    }
-    let conversion = ConversionReport { path, host, ranges: ranges.len() as u64, retries };
+    let conversion = convert(plan, platform.as_mut(), mem.as_mut())?;
     lap(&mut t.convert);
 
-    // populate
-    let in_place =
-        mem.host_accessible() && matches!(path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
+    let in_place = mem.host_accessible()
+        && matches!(conversion.path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
     let mut populate = PopulateStats { in_place, ..Default::default() };
     for (i, op) in plan.operations.iter().enumerate() {
         populate_op(platform.as_mut(), mem.as_ref(), i, op, plan.source_bytes(op, inputs), in_place, &mut populate)?;
     }
     lap(&mut t.populate);
 
-    // finish
     let fin = platform.finish().map_err(|source| LoadError::Platform { phase: "finish", source })?;
     lap(&mut t.finish);
 
@@ -292,6 +222,107 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         guest_check,
         timings: t,
     })
+}
+
+/// What the hw platform cannot do, refused before anything is created.
+fn refuse_unsupported(plan: &LaunchPlan, opts: &LoadOptions) -> Result<(), LoadError> {
+    if !matches!(opts.platform, PlatformChoice::Hw(_)) {
+        return Ok(());
+    }
+    let why = if !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
+        format!(
+            "the hw platform launches SEV-SNP and TDX guests; {} launches (KVM_SEV_LAUNCH_UPDATE_DATA) are only modelled, by --platform sim",
+            plan.mode.name()
+        )
+    } else if opts.check_guest {
+        "the guest check reads guest memory with a plain vCPU; a SEV-SNP or TDX guest's memory is private to it (use --platform sim)".into()
+    } else if opts.memory == MemoryChoice::Memfd {
+        "the hw platform needs guest_memfd memory, not memfd".into()
+    } else {
+        return Ok(());
+    };
+    Err(LoadError::Unsupported(why))
+}
+
+/// The VM: of the platform's type for hw; the default type for sim, unless memory is memfd (asked
+/// for, or because /dev/kvm is unusable: the reason is returned).
+fn create_vm(plan: &LaunchPlan, opts: &LoadOptions) -> Result<(Option<Arc<Vm>>, Option<String>), LoadError> {
+    match (&opts.platform, opts.memory) {
+        (PlatformChoice::Hw(_), _) => {
+            let vm_type = if plan.mode == Mode::Snp { VmType::Snp } else { VmType::Tdx };
+            Ok((Some(Arc::new(Vm::create(vm_type)?)), None))
+        }
+        (PlatformChoice::Sim(_), MemoryChoice::Memfd) => Ok((None, Some("--memory memfd was asked for".into()))),
+        (PlatformChoice::Sim(_), choice) => match Vm::create(VmType::Default) {
+            Ok(vm) => Ok((Some(Arc::new(vm)), None)),
+            Err(e) if choice == MemoryChoice::Auto => Ok((None, Some(e.to_string()))),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// guest_memfd memory for the VM, or memfd (recording why in `fallback`).
+fn map_memory(
+    plan: &LaunchPlan,
+    opts: &LoadOptions,
+    vm: Option<Arc<Vm>>,
+    fallback: &mut Option<String>,
+) -> Result<Box<dyn MemoryBackend>, LoadError> {
+    let Some(vm) = vm else {
+        return Ok(Box::new(MemfdBackend::create(&plan.regions)?));
+    };
+    let may_fall_back = matches!(opts.platform, PlatformChoice::Sim(_)) && opts.memory == MemoryChoice::Auto;
+    match GuestMemfdBackend::create(vm, &plan.regions) {
+        Ok(m) => Ok(Box::new(m)),
+        Err(e @ MemoryError::Kvm(_)) if may_fall_back => {
+            let m = MemfdBackend::create(&plan.regions)?;
+            *fallback = Some(e.to_string());
+            Ok(Box::new(m))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies each source byte once, from its (memory-mapped) input straight into guest memory. Memory
+/// the host cannot write for the guest (private-only guest_memfd) is populated from the inputs instead.
+fn copy_image(plan: &LaunchPlan, inputs: &Inputs<'_>, mem: &mut dyn MemoryBackend) -> Result<u64, LoadError> {
+    if !mem.host_accessible() {
+        return Ok(0);
+    }
+    let mut copied = 0;
+    for op in plan.operations.iter().filter(|o| !o.is_vmsa()) {
+        let Some(src) = plan.source_bytes(op, inputs) else { continue };
+        let dst = mem.bytes_mut(op.gpa, op.len).ok_or(MemoryError::OutOfRange { gpa: op.gpa, len: op.len })?;
+        dst.copy_from_slice(src);
+        copied += op.len;
+    }
+    Ok(copied)
+}
+
+/// Converts what the plan populates to private: modelled by the sim platform, else with the best
+/// ioctl this host offers. SEV and SEV-ES need no conversion.
+fn convert(plan: &LaunchPlan, platform: &mut dyn Platform, mem: &mut dyn MemoryBackend) -> Result<ConversionReport, LoadError> {
+    let host = mem.host_conversion().clone();
+    let path = if !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
+        ConversionPath::NotNeeded
+    } else if platform.models_conversion() {
+        ConversionPath::Modelled
+    } else if host.attributes2.offered() {
+        ConversionPath::Attributes2
+    } else if host.vm_attributes.offered() {
+        ConversionPath::VmAttributes
+    } else {
+        return Err(LoadError::Unsupported(format!("this host cannot convert guest memory to private: {}", host.describe())));
+    };
+    let ranges = if path == ConversionPath::NotNeeded { Vec::new() } else { private_ranges(plan) };
+    let mut retries = 0;
+    for &(gpa, len) in &ranges {
+        retries += u64::from(match path {
+            ConversionPath::Modelled => convert_with_retry(gpa, len, |g, l| platform.convert_private(g, l))?,
+            _ => convert_with_retry(gpa, len, |g, l| mem.convert_once(g, l))?,
+        });
+    }
+    Ok(ConversionReport { path, host, ranges: ranges.len() as u64, retries })
 }
 
 fn make_platform(plan: &LaunchPlan, opts: &LoadOptions, vm: Option<&Arc<Vm>>) -> Result<Box<dyn Platform>, LoadError> {

@@ -232,7 +232,7 @@ fn json_report(r: &LoadReport, expected: &Measurement, from: &str, matched: Opti
         "conversion": r.conversion,
         "populate": r.populate,
         "guest_check": r.guest_check.as_ref().map(|g| json!({"ok": g.ok(), "report": g})),
-        "first_difference": diff.map(|d| json!({"gpa": hex(d.gpa()), "index": d.index, "detail": d.to_string(), "expected": d.expected, "found": d.found})),
+        "first_difference": diff.map(|d| json!({"gpa": d.gpa(), "index": d.index, "detail": d.to_string(), "expected": d.expected, "found": d.found})),
         "timings_us": timings,
     })
 }

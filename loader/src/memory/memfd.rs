@@ -33,8 +33,8 @@ fn memfd(name: &str, size: u64) -> io::Result<OwnedFd> {
 }
 
 impl MemfdBackend {
-    /// Maps every region; `why` says why guest_memfd is not used (reported with the conversion).
-    pub fn create(regions: &[Region], why: &str) -> Result<Self, MemoryError> {
+    /// Maps every region.
+    pub fn create(regions: &[Region]) -> Result<Self, MemoryError> {
         let mut maps = RegionMaps::default();
         for r in regions {
             let len = region_size(r)?;
@@ -45,7 +45,7 @@ impl MemfdBackend {
             let info = MappedRegion { name: r.name.clone(), gpa: r.gpa, size: r.size, host_addr: map.addr(), gmem_offset: 0, slot: None };
             maps.entries.push((info, map));
         }
-        Ok(MemfdBackend { maps, host: HostConversion::none(why) })
+        Ok(MemfdBackend { maps, host: HostConversion::none("memfd memory, no KVM VM") })
     }
 }
 
@@ -85,7 +85,7 @@ mod tests {
             Region { name: "ram".into(), gpa: 0x80_0000, size: 2 << 20, gmem_offset: 0 },
             Region { name: "firmware".into(), gpa: 0xffe0_0000, size: 2 << 20, gmem_offset: 0 },
         ];
-        let mut m = MemfdBackend::create(&regions, "test").unwrap();
+        let mut m = MemfdBackend::create(&regions).unwrap();
         assert_eq!(m.kind(), MemoryKind::Memfd);
         for r in m.regions() {
             assert_eq!(r.host_addr % MAP_ALIGN as u64, 0, "{r:?}");

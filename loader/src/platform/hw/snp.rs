@@ -192,7 +192,7 @@ mod tests {
     }
 
     fn run(p: &mut HwSnp<FakeSnp>, ops: &[(Operation, Option<&[u8]>)], in_place: bool) -> Result<PopulateStats, LoadError> {
-        let mem = MemfdBackend::create(&[Region { name: "fw".into(), gpa: 0xffe0_0000, size: 0x20_0000, gmem_offset: 0 }], "test").unwrap();
+        let mem = MemfdBackend::create(&[Region { name: "fw".into(), gpa: 0xffe0_0000, size: 0x20_0000, gmem_offset: 0 }]).unwrap();
         let mut stats = PopulateStats::default();
         for (i, (op, src)) in ops.iter().enumerate() {
             populate_op(p, &mem, i, op, *src, in_place, &mut stats)?;

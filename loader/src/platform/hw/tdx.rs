@@ -106,7 +106,7 @@ mod tests {
     const HOB: u64 = 0x80_9000;
 
     fn run(p: &mut HwTdx<FakeTdx>, ops: &[Operation], in_place: bool) -> PopulateStats {
-        let mem = MemfdBackend::create(&[Region { name: "ram".into(), gpa: 0x80_0000, size: 0x20_0000, gmem_offset: 0 }], "test").unwrap();
+        let mem = MemfdBackend::create(&[Region { name: "ram".into(), gpa: 0x80_0000, size: 0x20_0000, gmem_offset: 0 }]).unwrap();
         let src = vec![3u8; 0x4000];
         let mut stats = PopulateStats::default();
         for (i, op) in ops.iter().enumerate() {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use kvm_bindings::{KVM_CAP_SPLIT_IRQCHIP, kvm_enable_cap};
 use kvm_ioctls::VcpuFd;
 
 use super::IoctlError;
@@ -16,6 +17,8 @@ use crate::sys::ioctl_ptr;
 
 /// XFAM bits x87, SSE and AVX: the minimal set a TD guest firmware uses.
 const XFAM_BASE: u64 = 0x7;
+/// IOAPIC pins routed by userspace (QEMU's count).
+const IOAPIC_PINS: u64 = 24;
 
 /// The TD parameters of KVM_TDX_INIT_VM the loader chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,9 +28,9 @@ pub struct TdParams {
 
 /// The TDX launch as KVM exposes it.
 pub trait TdxIoctls {
-    /// KVM_TDX_INIT_VM (TDH.MNG.INIT: MRTD starts).
+    /// The split IRQ chip, then KVM_TDX_INIT_VM (TDH.MNG.INIT: MRTD starts).
     fn init_vm(&mut self, params: &TdParams) -> Result<(), IoctlError>;
-    /// KVM_CREATE_VCPU then KVM_TDX_INIT_VCPU with `rcx` (the TD HOB's GPA).
+    /// KVM_CREATE_VCPU, KVM_SET_CPUID2, then KVM_TDX_INIT_VCPU with `rcx` (the TD HOB's GPA).
     fn init_vcpu(&mut self, id: u32, rcx: u64) -> Result<(), IoctlError>;
     /// KVM_TDX_INIT_MEM_REGION on vCPU `vcpu`; on return `region` has advanced past what was added.
     fn init_mem_region(&mut self, vcpu: u32, flags: u32, region: &mut KvmTdxInitMemRegion) -> Result<(), IoctlError>;
@@ -74,6 +77,9 @@ impl KvmTdxIoctls {
 
 impl TdxIoctls for KvmTdxIoctls {
     fn init_vm(&mut self, params: &TdParams) -> Result<(), IoctlError> {
+        // TD vCPUs need the split IRQ chip (the local APIC in KVM, the IOAPIC in userspace).
+        let split = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, flags: 0, args: [IOAPIC_PINS, 0, 0, 0], pad: [0; 64] };
+        self.vm.fd().enable_cap(&split).map_err(|e| IoctlError::errno(e.errno()))?;
         let caps = self.capabilities()?;
         let supported = self.vm.kvm().get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| IoctlError::errno(e.errno()))?;
         let mut init = Box::<KvmTdxInitVm>::default();
@@ -94,7 +100,11 @@ impl TdxIoctls for KvmTdxIoctls {
     }
 
     fn init_vcpu(&mut self, id: u32, rcx: u64) -> Result<(), IoctlError> {
-        let vcpu = self.vm.fd().create_vcpu(id as u64).map_err(|e| IoctlError::errno(e.errno()))?;
+        let err = |e: kvm_ioctls::Error| IoctlError::errno(e.errno());
+        let vcpu = self.vm.fd().create_vcpu(id as u64).map_err(err)?;
+        // KVM_TDX_INIT_VCPU puts the local APIC in x2APIC mode, which the vCPU's CPUID must offer.
+        let cpuid = self.vm.kvm().get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(err)?;
+        vcpu.set_cpuid2(&cpuid).map_err(err)?;
         self.vcpus.push((id, vcpu));
         self.vcpu_cmd(id, KVM_TDX_INIT_VCPU, 0, rcx)
     }

@@ -188,7 +188,7 @@ mod tests {
     }
 
     fn mem(p: &LaunchPlan) -> MemfdBackend {
-        MemfdBackend::create(&p.regions, "test").unwrap()
+        MemfdBackend::create(&p.regions).unwrap()
     }
 
     fn call<'a>(op: &'a Operation, source: Option<&'a [u8]>) -> PopulateCall<'a> {
