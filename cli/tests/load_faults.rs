@@ -81,3 +81,12 @@ fn a_precomputed_firmware_digest_cannot_be_loaded() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(stderr(&o).contains("--snp-ovmf-hash"), "{}", stderr(&o));
 }
+
+#[test]
+fn bad_fault_specs_are_usage_errors() {
+    for spec in ["eintr=0", "bogus=1", "partial", "corrupt=xyz"] {
+        let (o, _) = load_json(&snp(&["--sim-fault", spec]));
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", show(&o));
+        assert!(stderr(&o).contains("--sim-fault"), "{spec}: {}", stderr(&o));
+    }
+}

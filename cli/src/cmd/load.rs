@@ -23,7 +23,7 @@ use prelaunch_measure::{FirmwareImage, Measurement, digest};
 use serde_json::json;
 
 use crate::error::{CliError, Context, failed, usage};
-use crate::launch::LaunchArgs;
+use crate::launch::{LaunchArgs, parse_int};
 use crate::output::{Out, Style, hex, print_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,16 +121,36 @@ fn build(a: &LoadArgs, out: &Out) -> Result<Loaded, CliError> {
 }
 
 fn parse_expect(s: &str, folded: &Measurement) -> Result<Measurement, CliError> {
-    let b = hex::decode(s.trim()).map_err(|e| CliError::Usage(format!("--expect: not hex: {e}")))?;
-    let m = match b.len() {
-        48 => Measurement::Sha384(b.try_into().unwrap_or([0; 48])),
-        32 => Measurement::Sha256(b.try_into().unwrap_or([0; 32])),
-        n => return usage(format!("--expect: {n} bytes; a launch digest is 48 (SNP, TDX) or 32 (SEV, SEV-ES)")),
-    };
-    if m.as_bytes().len() != folded.as_bytes().len() {
-        return usage(format!("--expect: {} bytes, but this mode's digest has {}", m.as_bytes().len(), folded.as_bytes().len()));
+    let b = super::verify::parse_expected(s)?;
+    match folded {
+        Measurement::Sha384(_) if b.len() == 48 => {
+            let mut d = [0u8; 48];
+            d.copy_from_slice(&b);
+            Ok(Measurement::Sha384(d))
+        }
+        Measurement::Sha256(_) if b.len() == 32 => {
+            let mut d = [0u8; 32];
+            d.copy_from_slice(&b);
+            Ok(Measurement::Sha256(d))
+        }
+        _ => usage(format!("--expect: {} bytes, but this mode's digest has {}", b.len(), folded.as_bytes().len())),
     }
-    Ok(m)
+}
+
+/// One `--sim-fault NAME=VALUE`: partial=PAGES, eintr=EVERY, eagain=EVERY, corrupt=GPA.
+fn add_fault(faults: &mut SimFaults, spec: &str) -> Result<(), CliError> {
+    let bad = |why: String| CliError::Usage(format!("--sim-fault {spec:?}: {why}"));
+    let (name, value) = spec.split_once('=').ok_or_else(|| bad("expected NAME=VALUE".into()))?;
+    let n = parse_int(value).map_err(bad)?;
+    let every = || u32::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| bad("expected a count from 1".into()));
+    match name.trim() {
+        "partial" => faults.partial_pages = Some(n.max(1)),
+        "eintr" => faults.eintr_every = Some(every()?),
+        "eagain" => faults.eagain_every = Some(every()?),
+        "corrupt" => faults.corrupt.push(n),
+        other => return Err(bad(format!("unknown fault {other:?}; known: partial=PAGES, eintr=EVERY, eagain=EVERY, corrupt=GPA"))),
+    }
+    Ok(())
 }
 
 fn tdx_hob_gpa(firmware: &[u8]) -> Option<u64> {
@@ -141,7 +161,7 @@ fn tdx_hob_gpa(firmware: &[u8]) -> Option<u64> {
 pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
     let mut faults = SimFaults::default();
     for f in &a.sim_fault {
-        faults.add(f).map_err(|e| CliError::Usage(format!("--sim-fault {e}")))?;
+        add_fault(&mut faults, f)?;
     }
     if a.platform == PlatformArg::Hw && !faults.is_empty() {
         return usage("--sim-fault only applies to --platform sim");
