@@ -21,6 +21,8 @@ pub mod memory;
 pub mod platform;
 pub mod record;
 mod sys;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::LoadError;
 pub use load::{CheckedPlan, HwOptions, LoadOptions, LoadReport, PlatformChoice, Timings, load};

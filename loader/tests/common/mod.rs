@@ -2,32 +2,14 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use prelaunch_loader::file::MappedFile;
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::plan::{self, LaunchPlan, Mode};
 
-/// Whether KVM guest_memfd can be used here. When it cannot, the test says so loudly and is
-/// skipped, unless PRELAUNCH_REQUIRE_KVM=1 (CI), which makes it fail.
-pub fn kvm_or_skip(test: &str) -> bool {
-    match prelaunch_loader::kvm::guest_memfd_usable() {
-        Ok(()) => true,
-        Err(why) => {
-            if std::env::var("PRELAUNCH_REQUIRE_KVM").as_deref() == Ok("1") {
-                panic!("{test}: PRELAUNCH_REQUIRE_KVM=1 but KVM guest_memfd is unusable: {why}");
-            }
-            // Straight to the stderr stream, not eprintln!: the test harness would swallow that for a
-            // test that passes, and a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED {test}: KVM guest_memfd is unusable here ({why}); set PRELAUNCH_REQUIRE_KVM=1 to fail instead"
-            );
-            false
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use prelaunch_loader::testing::kvm_or_skip;
 
 /// The real firmware directory (PRELAUNCH_FIRMWARE_DIR, default /work/shared/firmware); missing is a failure.
 pub fn firmware(name: &str) -> MappedFile {
