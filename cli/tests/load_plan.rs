@@ -60,7 +60,7 @@ fn tampered_plans_are_refused_naming_the_problem() {
         f(&mut p);
         p
     };
-    let cases: Vec<(&str, Value, Vec<&str>, i32, &str)> = vec![
+    let mut cases: Vec<(&str, Value, Vec<&str>, i32, &str)> = vec![
         ("misaligned region", edit(&|p| p["regions"][0]["gpa"] = (0x801000u64).into()), vec![], 1, "not a multiple of 2 MiB"),
         ("overlapping operations", edit(&|p| p["operations"][2]["gpa"] = p["operations"][1]["gpa"].clone()), vec![], 1, "overlaps"),
         ("source outside the file", edit(&|p| p["operations"][0]["source"]["offset"] = 4096.into()), vec![], 1, "outside firmware"),
@@ -73,6 +73,16 @@ fn tampered_plans_are_refused_naming_the_problem() {
         ("not a plan", Value::from("hello"), vec![], 1, "not a launch plan"),
     ];
     assert!(ops > 2);
+    // Only guest_memfd has offsets (memfd memory ignores them).
+    if kvm_or_skip("tampered_plans_are_refused_naming_the_problem (guest_memfd offset)") {
+        cases.push((
+            "huge guest_memfd offset",
+            edit(&|p| p["regions"][0]["gmem_offset"] = 0xffff_ffff_ffe0_0000u64.into()),
+            vec![],
+            1,
+            "overflows",
+        ));
+    }
     for (what, p, extra, code, needle) in cases {
         let mut args = vec!["--mode", "snp", "--ovmf", fw];
         if extra.first() == Some(&"--mode") {

@@ -62,7 +62,16 @@ impl GuestMemfdBackend {
     fn add_region(&mut self, slot: u32, r: &Region, flags: u64) -> Result<(), MemoryError> {
         let len = region_size(r)?;
         let ioctl_err = |what, errno: i32| MemoryError::Ioctl { region: r.name.clone(), gpa: r.gpa, what, errno: errno_name(errno) };
-        let gmem = kvm_create_guest_memfd { size: r.gmem_offset + r.size, flags, reserved: [0; 6] };
+        let size = r.gmem_offset.checked_add(r.size).ok_or_else(|| MemoryError::Region {
+            region: r.name.clone(),
+            gpa: r.gpa,
+            what: "guest_memfd size",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("offset {:#x} + size {:#x} overflows", r.gmem_offset, r.size),
+            ),
+        })?;
+        let gmem = kvm_create_guest_memfd { size, flags, reserved: [0; 6] };
         let raw = self.vm.fd().create_guest_memfd(gmem).map_err(|e| ioctl_err("KVM_CREATE_GUEST_MEMFD", e.errno()))?;
         // SAFETY: `raw` is a new descriptor returned by KVM_CREATE_GUEST_MEMFD, owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
