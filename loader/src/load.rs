@@ -387,7 +387,7 @@ pub(crate) fn populate_op(
     let mut done = 0;
     let mut stalled = 0;
     while done < op.len {
-        let call = PopulateCall { op_index, op, done, source, in_place };
+        let call = PopulateCall { op, done, source, in_place };
         let fail = |source| LoadError::Populate { op: op_index, kind: op.kind, gpa: call.gpa(), source };
         let last = match platform.populate(&call, mem) {
             Ok(n) if n > call.remaining() => {

@@ -9,8 +9,7 @@ use crate::sys::errno_name;
 use uapi::{KVM_CAP_GUEST_MEMFD, KVM_CAP_GUEST_MEMFD_FLAGS, KVM_CAP_USER_MEMORY2, KVM_CAP_VM_TYPES};
 
 /// The VM types the loader creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VmType {
     /// `KVM_X86_DEFAULT_VM` (0): the sim platform, and the guest probe.
     Default,

@@ -20,10 +20,9 @@ use crate::memory::MemoryBackend;
 use crate::memory::convert::ConvertError;
 use crate::record::PageRecord;
 
-/// One populate attempt: the rest of operation `op_index` from byte `done` on.
+/// One populate attempt: the rest of operation `op` from byte `done` on.
 #[derive(Debug, Clone, Copy)]
 pub struct PopulateCall<'a> {
-    pub op_index: usize,
     pub op: &'a Operation,
     /// Bytes of the operation already populated.
     pub done: u64,

@@ -192,7 +192,7 @@ mod tests {
     }
 
     fn call<'a>(op: &'a Operation, source: Option<&'a [u8]>) -> PopulateCall<'a> {
-        PopulateCall { op_index: 0, op, done: 0, source, in_place: true }
+        PopulateCall { op, done: 0, source, in_place: true }
     }
 
     #[test]
