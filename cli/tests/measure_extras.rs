@@ -39,7 +39,8 @@ fn json_records_parameters_inputs_and_the_resumable_prefix() {
     let f = fw("ovmf_AmdSev_suffix.bin");
     let k = inputs_dir().join("kernel.bin").display().to_string();
     let i = inputs_dir().join("initrd.bin").display().to_string();
-    let args = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--ovmf", &f, "--kernel", &k, "--initrd", &i, "--append", "ro ü"];
+    let args =
+        ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--ovmf", &f, "--kernel", &k, "--initrd", &i, "--append", "ro ü"];
     let hex_digest = measure(&args);
     let mut j = args.to_vec();
     j.extend(["--output-format", "json"]);
@@ -62,7 +63,22 @@ fn json_records_parameters_inputs_and_the_resumable_prefix() {
     // The same digest from precomputed payload hashes, and from the resumed prefix.
     let kh = sha(&k);
     let ih = sha(&i);
-    let with_hashes = ["--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--ovmf", &f, "--kernel-hash", &kh, "--initrd-hash", &ih, "--append", "ro ü"];
+    let with_hashes = [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "2",
+        "--vcpu-type",
+        "EPYC-Genoa",
+        "--ovmf",
+        &f,
+        "--kernel-hash",
+        &kh,
+        "--initrd-hash",
+        &ih,
+        "--append",
+        "ro ü",
+    ];
     assert_eq!(measure(&with_hashes), hex_digest);
     let mut resumed = args.to_vec();
     let seed = prefix.trim().to_owned();

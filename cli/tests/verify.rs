@@ -110,7 +110,8 @@ fn tdx_quotes_verify_per_page_order_and_diagnose_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let fw = firmware_dir().join("bookworm_OVMF.fd").display().to_string();
     let doc = vectors("tdx.json");
-    let case = doc["cases"].as_array().unwrap().iter().find(|c| c["firmware"] == "@bookworm_OVMF.fd" && c["page_order"] == "two-pass").unwrap();
+    let case =
+        doc["cases"].as_array().unwrap().iter().find(|c| c["firmware"] == "@bookworm_OVMF.fd" && c["page_order"] == "two-pass").unwrap();
     let mrtd = hex::decode(case["mrtd"].as_str().unwrap()).unwrap();
     let q = tdx_quote(&mrtd, dir.path());
     let q = q.to_str().unwrap();
@@ -127,7 +128,9 @@ fn tdx_quotes_verify_per_page_order_and_diagnose_names_it() {
 #[test]
 fn bad_reports_are_named_errors() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in [("short.bin", vec![0u8; 1183]), ("empty.bin", vec![]), ("random.bin", (0..5000u32).map(|i| (i * 7 % 251) as u8).collect())] {
+    for (name, bytes) in
+        [("short.bin", vec![0u8; 1183]), ("empty.bin", vec![]), ("random.bin", (0..5000u32).map(|i| (i * 7 % 251) as u8).collect())]
+    {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         let o = prelaunch(&["verify", "--report", p.to_str().unwrap(), "--expect", &"00".repeat(48)]);
@@ -143,8 +146,16 @@ fn id_block_matches_the_peer_digests_and_its_signatures_verify() {
     let dir = tempfile::tempdir().unwrap();
     let m = "ab".repeat(48);
     let o = prelaunch(&[
-        "id-block", "--measurement", &m, "--id-key", &fixture_path("id-key.pem"), "--author-key", &fixture_path("author-key.pem"),
-        "--out-dir", dir.path().to_str().unwrap(), "--json",
+        "id-block",
+        "--measurement",
+        &m,
+        "--id-key",
+        &fixture_path("id-key.pem"),
+        "--author-key",
+        &fixture_path("author-key.pem"),
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+        "--json",
     ]);
     expect_code(&o, 0, "id-block");
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

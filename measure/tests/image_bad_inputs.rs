@@ -43,7 +43,10 @@ fn every_corruption_gets_its_documented_verdict() {
                     let msg = e.to_string();
                     assert!(part_words(part).iter().any(|w| msg.contains(w)), "{what}: {msg:?} does not name the {part}");
                     if part != Part::File || !matches!(e, ImageError::Empty) {
-                        assert!(msg.contains("expected") || msg.contains("0x") || msg.contains("4096"), "{what}: {msg:?} gives no offset or expectation");
+                        assert!(
+                            msg.contains("expected") || msg.contains("0x") || msg.contains("4096"),
+                            "{what}: {msg:?} gives no offset or expectation"
+                        );
                     }
                 }
                 Expect::NoFooter => {
@@ -90,7 +93,11 @@ fn presets_parse_to_what_the_builder_declared() {
         if let (Some(m), Some(secs)) = (&img.tdvf, &preset.tdvf) {
             assert_eq!(m.sections.len(), secs.len(), "{name}");
             for (g, w) in m.sections.iter().zip(secs) {
-                assert_eq!((g.data_offset, g.raw_size, g.gpa, g.memory_size, g.attributes), (w.data_offset, w.raw_size, w.gpa, w.mem_size, w.attributes), "{name}");
+                assert_eq!(
+                    (g.data_offset, g.raw_size, g.gpa, g.memory_size, g.attributes),
+                    (w.data_offset, w.raw_size, w.gpa, w.mem_size, w.attributes),
+                    "{name}"
+                );
             }
             assert!(m.has_descriptor_guid, "{name}");
         }

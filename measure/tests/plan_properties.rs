@@ -2,12 +2,14 @@
 //! operations are split into populate calls, and where alignment padding lies, never changes it; and
 //! every measured byte does.
 
+use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::digest;
 use prelaunch_measure::plan::merge::{continues, split_pages};
 use prelaunch_measure::plan::sev::{AmdConfig, build};
-use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, Operation, PageAugPolicy, PageOrder, REGION_ALIGN, Source, TdxPolicy, check};
+use prelaunch_measure::plan::{
+    self, Inputs, LaunchPlan, Mode, Operation, PageAugPolicy, PageOrder, REGION_ALIGN, Source, TdxPolicy, check,
+};
 use prelaunch_measure::snp::{KernelHashes, Vmm};
-use prelaunch_measure::FirmwareImage;
 use prelaunch_testdata::{random_snp_layout, random_tdx_layout};
 use proptest::prelude::*;
 

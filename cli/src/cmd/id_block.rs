@@ -53,11 +53,7 @@ fn id16(field: &str, s: &Option<String>) -> Result<[u8; 16], CliError> {
 
 fn measurement(s: &str) -> Result<[u8; 48], CliError> {
     let t = s.trim();
-    let bytes = if t.len() == 96 && t.bytes().all(|c| c.is_ascii_hexdigit()) {
-        hex::decode(t).ok()
-    } else {
-        STANDARD.decode(t).ok()
-    };
+    let bytes = if t.len() == 96 && t.bytes().all(|c| c.is_ascii_hexdigit()) { hex::decode(t).ok() } else { STANDARD.decode(t).ok() };
     match bytes.and_then(|b| b.try_into().ok()) {
         Some(m) => Ok(m),
         None => usage(format!("--measurement {s:?}: expected a 48-byte launch digest as 96 hex digits or base64")),

@@ -30,7 +30,9 @@ pub fn check(plan: &LaunchPlan) -> Result<(), PlanError> {
     }
     let total: u64 = plan.regions.iter().map(|r| r.size).fold(0, u64::saturating_add);
     if total > MAX_PLAN_MEMORY {
-        return Err(invalid(format!("regions total {total:#x} bytes; a launch plan covers firmware and metadata, at most {MAX_PLAN_MEMORY:#x}")));
+        return Err(invalid(format!(
+            "regions total {total:#x} bytes; a launch plan covers firmware and metadata, at most {MAX_PLAN_MEMORY:#x}"
+        )));
     }
     let vmsas = plan.operations.iter().filter(|o| o.is_vmsa()).count();
     if vmsas > MAX_VCPUS {

@@ -5,6 +5,9 @@ use super::{
 };
 use crate::image::FirmwareImage;
 
+/// Largest section whose memory image (data then zeros) is generated into the plan.
+const MAX_GENERATED: u64 = 64 << 20;
+
 /// Builds the TDX plan. Refuses images QEMU would refuse, or whose data lies outside the file.
 pub fn build(fw: &FirmwareImage<'_>, policy: TdxPolicy) -> Result<LaunchPlan, PlanError> {
     let md = fw.tdvf.as_ref().ok_or_else(|| {
@@ -34,6 +37,12 @@ pub fn build(fw: &FirmwareImage<'_>, policy: TdxPolicy) -> Result<LaunchPlan, Pl
         let source = match s.raw_size as u64 {
             0 => Source::None,
             raw if raw == s.memory_size => Source::File { file: "firmware".into(), offset: s.data_offset as u64 },
+            raw if s.memory_size > MAX_GENERATED => {
+                return Err(PlanError::Unsupported(format!(
+                    "TDVF section {i}: {raw:#x} data bytes followed by {:#x} zero bytes; sections that mix data and zeros are supported up to {MAX_GENERATED:#x} bytes",
+                    s.memory_size - raw
+                )));
+            }
             raw => {
                 // Data followed by zeros: the section's memory image is generated.
                 let start = s.data_offset as usize;
