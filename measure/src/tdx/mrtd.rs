@@ -81,12 +81,11 @@ impl Mrtd {
     }
 }
 
+/// Called with an operation's index and the digest after it.
+pub type Observer<'a> = &'a mut dyn FnMut(usize, &Sha384Digest);
+
 /// MRTD of a plan, calling `observe(op_index, mrtd_so_far)` after each operation when given.
-pub fn fold(
-    plan: &LaunchPlan,
-    inputs: &Inputs<'_>,
-    mut observe: Option<&mut dyn FnMut(usize, &Sha384Digest)>,
-) -> Result<Sha384Digest, PlanError> {
+pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<Observer<'_>>) -> Result<Sha384Digest, PlanError> {
     if plan.mode != Mode::Tdx {
         return Err(PlanError::Invalid(format!("MRTD needs a tdx plan, not {}", plan.mode.name())));
     }
