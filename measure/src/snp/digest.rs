@@ -10,6 +10,9 @@ use super::{Gctx, PageType};
 use crate::hash::{Sha384, Sha384Digest};
 use crate::plan::{Inputs, LaunchPlan, Mode, PAGE, PlanError, Source};
 
+/// Pages per parallel task: a multiple of every SIMD lane count, large enough to amortise the task.
+const PAGES_PER_TASK: usize = 64;
+
 /// Starts the fold after the first `after_ops` operations with a known digest (sev-snp-measure's
 /// `--snp-ovmf-hash`: the firmware pages' digest computed elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +73,12 @@ pub fn fold(
             }
         }
     }
-    let digests: Vec<Sha384Digest> = work.par_iter().with_min_len(16).map(|p| Sha384::digest(p)).collect();
+    // Pages are independent and equal-sized: each core hashes its share several pages at a time in
+    // SIMD lanes (prelaunch-mbhash); only the chain below is serial.
+    let mut digests: Vec<Sha384Digest> = vec![[0; 48]; work.len()];
+    digests.par_chunks_mut(PAGES_PER_TASK).zip(work.par_chunks(PAGES_PER_TASK)).for_each(|(out, pages)| {
+        prelaunch_mbhash::sha384_many(pages, out, Sha384::digest);
+    });
 
     let mut gctx = resume.map_or_else(Gctx::new, |r| Gctx::resume(r.ld));
     for (i, (op, c)) in ops.iter().zip(&contents).enumerate() {
