@@ -45,8 +45,10 @@ impl MappedFile {
         // or rewrites the file while it is mapped, reads may see the new bytes or fault (SIGBUS); the
         // tool's inputs are firmware images and payloads that are not modified during a run, as with
         // every other tool that maps its inputs.
-        let map =
-            unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|source| FileError::Map { path: path.clone(), source })?;
+        // Not MAP_POPULATE: populating walks every page on this thread before any work starts, while
+        // demand faults (16 pages each with the kernel's fault-around) land on whichever hashing
+        // thread first reads a page, in parallel.
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|source| FileError::Map { path: path.clone(), source })?;
         Ok(MappedFile { path, map: Some(map) })
     }
 

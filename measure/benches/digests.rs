@@ -11,9 +11,6 @@
 //! - `tdx_2MiB`: MRTD of a generated 2 MiB TDVF image (stock sections, BFV = 7/8 of the file
 //!   MR.EXTENDed) against `sha384_stream` of the image. MRTD hashes ~1.5x the extended bytes (a
 //!   128-byte header per 256-byte chunk) in one serial stream, so ~1.34x the stream is its floor here.
-//!   `mrtd_unbuffered_sketch` is the same stream fed straight to the hasher (a 128-byte header from
-//!   the stack, then the 256-byte chunk from the image, no batch buffer); it is checked to give the
-//!   same MRTD, and shows what the library's copy through its batch buffer costs.
 //! - `sha384_4MiB`: the hash backends and call shapes: one stream through `prelaunch_measure::hash`
 //!   (OpenSSL by default) and through the `sha2` crate, and per 4 KiB page with `Sha384::digest` vs
 //!   `Sha384::new/update/finish`, serial and with rayon. A `digest`/`incremental` ratio above 1 is
@@ -24,7 +21,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prelaunch_measure::hash::Sha384;
-use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, OpKind, PAGE as PLAN_PAGE, TdxPolicy, sev::AmdConfig};
+use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PAGE as PLAN_PAGE, TdxPolicy, sev::AmdConfig};
 use prelaunch_measure::snp::{Gctx, PageType};
 use prelaunch_measure::{FirmwareImage, digest};
 use prelaunch_testdata::ImageBuilder;
@@ -105,45 +102,11 @@ fn tdx(c: &mut Criterion) {
     let img = FirmwareImage::parse(&bytes).expect("generated TDVF image parses");
     let plan = plan::tdx::build(&img, TdxPolicy::default()).expect("tdx plan builds");
 
-    let expect = digest::fold(&plan, &inputs).unwrap();
-    assert_eq!(expect.as_bytes(), mrtd_unbuffered_sketch(&plan, &inputs), "the sketch must compute the same MRTD");
-
     let mut g = c.benchmark_group("tdx_2MiB");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("sha384_stream", |b| b.iter(|| sha384_stream(black_box(&bytes))));
     g.bench_function("mrtd", |b| b.iter(|| digest::fold(black_box(&plan), &inputs).unwrap()));
-    g.bench_function("mrtd_unbuffered_sketch", |b| b.iter(|| mrtd_unbuffered_sketch(black_box(&plan), &inputs)));
     g.finish();
-}
-
-/// MRTD in the default single-pass order (PAGE.ADD, then the page's 16 MR.EXTENDs), each 128-byte
-/// record built on the stack and each 256-byte chunk hashed in place from its source.
-fn mrtd_unbuffered_sketch(plan: &LaunchPlan, inputs: &Inputs<'_>) -> [u8; 48] {
-    const PAGE_LEN: usize = PLAN_PAGE as usize;
-    let zero = [0u8; PAGE_LEN];
-    let record = |tag: &[u8], gpa: u64| {
-        let mut r = [0u8; 128];
-        r[..tag.len()].copy_from_slice(tag);
-        r[16..24].copy_from_slice(&gpa.to_le_bytes());
-        r
-    };
-    let mut h = Sha384::new();
-    for op in &plan.operations {
-        let extend = op.kind == OpKind::TdxAddExtend;
-        let src = plan.source_bytes(op, inputs);
-        for p in 0..op.len / PLAN_PAGE {
-            let gpa = op.gpa + p * PLAN_PAGE;
-            h.update(&record(b"MEM.PAGE.ADD", gpa));
-            if extend {
-                let page = src.and_then(|s| s.get(p as usize * PAGE_LEN..(p as usize + 1) * PAGE_LEN)).unwrap_or(&zero);
-                for (i, chunk) in page.chunks_exact(256).enumerate() {
-                    h.update(&record(b"MR.EXTEND", gpa + 256 * i as u64));
-                    h.update(chunk);
-                }
-            }
-        }
-    }
-    h.finish()
 }
 
 fn sha384(c: &mut Criterion) {

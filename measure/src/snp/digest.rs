@@ -4,14 +4,16 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Gctx, PageType};
 use crate::hash::{Sha384, Sha384Digest};
 use crate::plan::{Inputs, LaunchPlan, Mode, PAGE, PlanError, Source};
 
-/// Pages per parallel task: a multiple of every SIMD lane count, large enough to amortise the task.
-const PAGES_PER_TASK: usize = 64;
+/// Pages per chunk of parallel work: a multiple of every SIMD lane count, large enough to amortise
+/// handing it out, small enough that the chain starts early.
+const CHUNK: usize = 64;
 
 /// Starts the fold after the first `after_ops` operations with a known digest (sev-snp-measure's
 /// `--snp-ovmf-hash`: the firmware pages' digest computed elsewhere).
@@ -73,22 +75,34 @@ pub fn fold(
             }
         }
     }
-    // Pages are independent and equal-sized: each core hashes its share several pages at a time in
-    // SIMD lanes (prelaunch-mbhash); only the chain below is serial.
-    let mut digests: Vec<Sha384Digest> = vec![[0; 48]; work.len()];
-    digests.par_chunks_mut(PAGES_PER_TASK).zip(work.par_chunks(PAGES_PER_TASK)).for_each(|(out, pages)| {
-        prelaunch_mbhash::sha384_many(pages, out, Sha384::digest);
-    });
+    let digests = PageDigests::new(&work);
+    std::thread::scope(|scope| {
+        for _ in 0..digests.helpers() {
+            scope.spawn(|| while digests.hash_next_chunk() {});
+        }
+        chain(ops, &contents, &digests, start, resume, &mut observe)
+    })
+}
 
+/// The serial part: one PAGE_INFO update per page, in plan order, taking each page's contents digest
+/// as soon as it is ready.
+fn chain(
+    ops: &[crate::plan::Operation],
+    contents: &[Contents],
+    digests: &PageDigests<'_>,
+    start: usize,
+    resume: Option<Resume>,
+    observe: &mut impl FnMut(usize, &Sha384Digest),
+) -> Result<Sha384Digest, PlanError> {
     let mut gctx = resume.map_or_else(Gctx::new, |r| Gctx::resume(r.ld));
-    for (i, (op, c)) in ops.iter().zip(&contents).enumerate() {
+    for (i, (op, c)) in ops.iter().zip(contents).enumerate() {
         let t = op.kind.page_type().unwrap_or(PageType::Normal);
         let pages = op.len / PAGE;
         for p in 0..pages {
             let gpa = if t == PageType::Vmsa { op.gpa } else { op.gpa + p * PAGE };
             match c {
-                Contents::Pages(first) => gctx.update(t, gpa, &digests[first + p as usize]),
-                Contents::Shared(idx) => gctx.update(t, gpa, &digests[*idx]),
+                Contents::Pages(first) => gctx.update(t, gpa, &digests.get(first + p as usize)),
+                Contents::Shared(idx) => gctx.update(t, gpa, &digests.get(*idx)),
                 Contents::Unmeasured => gctx.update_unmeasured(t, gpa),
             }
         }
@@ -105,4 +119,53 @@ pub fn launch_digest(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha384Dig
 /// Number of leading operations that read the firmware file: the prefix `--snp-ovmf-hash` replaces.
 pub fn firmware_prefix(plan: &LaunchPlan) -> usize {
     plan.operations.iter().take_while(|o| matches!(&o.source, Source::File { file, .. } if file == "firmware")).count()
+}
+
+/// Contents digests of the measured pages, computed in chunks by helper threads and by the chain's
+/// own thread whenever the chunk it needs next is not ready. Chunks are handed out in order, so the
+/// chain rarely waits and runs while the rest is still being hashed.
+///
+/// Plain scoped threads rather than a rayon pool: a whole digest takes about as long as starting a
+/// pool of workers, and the chain needs its own thread anyway.
+struct PageDigests<'w> {
+    work: &'w [&'w [u8]],
+    chunks: Vec<OnceLock<Vec<Sha384Digest>>>,
+    next: AtomicUsize,
+}
+
+impl<'w> PageDigests<'w> {
+    fn new(work: &'w [&'w [u8]]) -> Self {
+        PageDigests { work, chunks: (0..work.len().div_ceil(CHUNK)).map(|_| OnceLock::new()).collect(), next: AtomicUsize::new(0) }
+    }
+
+    /// Helper threads worth starting: one per further core, none for a few chunks.
+    fn helpers(&self) -> usize {
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if self.chunks.len() < 4 { 0 } else { (cores - 1).min(self.chunks.len() / 2) }
+    }
+
+    /// Claims and hashes the next chunk; `false` when all are claimed.
+    fn hash_next_chunk(&self) -> bool {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.chunks.get(k) else { return false };
+        let pages = &self.work[k * CHUNK..((k + 1) * CHUNK).min(self.work.len())];
+        let mut out = vec![[0u8; 48]; pages.len()];
+        prelaunch_mbhash::sha384_many(pages, &mut out, Sha384::digest);
+        let _ = slot.set(out);
+        true
+    }
+
+    /// The digest of page `i`, hashing other chunks while waiting for its chunk.
+    fn get(&self, i: usize) -> Sha384Digest {
+        let slot = &self.chunks[i / CHUNK];
+        loop {
+            if let Some(c) = slot.get() {
+                return c[i % CHUNK];
+            }
+            if !self.hash_next_chunk() {
+                std::hint::spin_loop();
+            }
+        }
+    }
 }

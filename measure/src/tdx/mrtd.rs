@@ -7,76 +7,57 @@ use crate::plan::{Inputs, LaunchPlan, Mode, OpKind, PAGE, PageOrder, PlanError, 
 
 const BLOCK: usize = 128;
 const CHUNK: usize = 256;
-/// Bytes of stream one page contributes when added and extended.
-const PAGE_STREAM: usize = BLOCK + (PAGE as usize / CHUNK) * (BLOCK + CHUNK);
-/// Stream bytes buffered per hash update.
-const BATCH: usize = 32 * PAGE_STREAM;
 
 /// The TDX module's MRTD accumulator.
-#[derive(Debug, Clone)]
+///
+/// Records are built on the stack and chunks hashed in place from the caller's bytes: with OpenSSL,
+/// an update that starts on a block boundary compresses straight from its input, so nothing is
+/// copied (a staging buffer measured about 10% slower end to end, most of it faulting the buffer in).
+#[derive(Debug, Clone, Default)]
 pub struct Mrtd {
     h: Sha384,
-    buf: Vec<u8>,
 }
 
-impl Default for Mrtd {
-    fn default() -> Self {
-        Self::new()
-    }
+/// A 128-byte PAGE.ADD or MR.EXTEND record: the operation's name, then the GPA at byte 16.
+fn record(tag: &[u8], gpa: u64) -> [u8; BLOCK] {
+    let mut r = [0u8; BLOCK];
+    r[..tag.len()].copy_from_slice(tag);
+    r[16..24].copy_from_slice(&gpa.to_le_bytes());
+    r
 }
 
 impl Mrtd {
     /// TDH.MNG.INIT: an empty stream.
     pub fn new() -> Self {
-        Mrtd { h: Sha384::new(), buf: Vec::with_capacity(BATCH) }
-    }
-
-    fn record(&mut self, tag: &[u8], gpa: u64) {
-        let at = self.buf.len();
-        self.buf.resize(at + BLOCK, 0);
-        self.buf[at..at + tag.len()].copy_from_slice(tag);
-        self.buf[at + 16..at + 24].copy_from_slice(&gpa.to_le_bytes());
-    }
-
-    fn maybe_flush(&mut self) {
-        if self.buf.len() + PAGE_STREAM > BATCH {
-            self.h.update(&self.buf);
-            self.buf.clear();
-        }
+        Mrtd { h: Sha384::new() }
     }
 
     /// TDH.MEM.PAGE.ADD of the 4 KiB page at `gpa`.
     pub fn page_add(&mut self, gpa: u64) {
-        self.record(b"MEM.PAGE.ADD", gpa);
-        self.maybe_flush();
+        self.h.update(&record(b"MEM.PAGE.ADD", gpa));
     }
 
     /// TDH.MR.EXTEND of one 256-byte chunk at `gpa`.
     pub fn extend_chunk(&mut self, gpa: u64, chunk: &[u8; CHUNK]) {
-        self.record(b"MR.EXTEND", gpa);
-        self.buf.extend_from_slice(chunk);
-        self.maybe_flush();
+        self.h.update(&record(b"MR.EXTEND", gpa));
+        self.h.update(chunk);
     }
 
     /// The 16 TDH.MR.EXTENDs of the 4 KiB page at `gpa` (`page` must be 4096 bytes).
     pub fn extend_page(&mut self, gpa: u64, page: &[u8]) {
         for (c, chunk) in page.chunks_exact(CHUNK).enumerate() {
-            self.record(b"MR.EXTEND", gpa + (c * CHUNK) as u64);
-            self.buf.extend_from_slice(chunk);
+            self.h.update(&record(b"MR.EXTEND", gpa + (c * CHUNK) as u64));
+            self.h.update(chunk);
         }
-        self.maybe_flush();
     }
 
     /// The value so far, as TDH.MR.FINALIZE would produce it now.
     pub fn current(&self) -> Sha384Digest {
-        let mut h = self.h.clone();
-        h.update(&self.buf);
-        h.finish()
+        self.h.clone().finish()
     }
 
     /// TDH.MR.FINALIZE.
-    pub fn finish(mut self) -> Sha384Digest {
-        self.h.update(&self.buf);
+    pub fn finish(self) -> Sha384Digest {
         self.h.finish()
     }
 }
