@@ -1,6 +1,7 @@
 //! SHA-512 round constants and the SHA-384 initial state (FIPS 180-4, 4.2.3 and 5.3.4).
 
 /// First 64 bits of the fractional parts of the cube roots of the first 80 primes.
+#[rustfmt::skip]
 pub(crate) const K: [u64; 80] = [
     0x428a2f98d728ae22, 0x7137449123ef65cd, 0xb5c0fbcfec4d3b2f, 0xe9b5dba58189dbbc,
     0x3956c25bf348b538, 0x59f111f1b605d019, 0x923f82a4af194f9b, 0xab1c5ed5da6d8118,
@@ -25,6 +26,7 @@ pub(crate) const K: [u64; 80] = [
 ];
 
 /// First 64 bits of the fractional parts of the square roots of the 9th to 16th primes.
+#[rustfmt::skip]
 pub(crate) const IV384: [u64; 8] = [
     0xcbbb9d5dc1059ed8, 0x629a292a367cd507, 0x9159015a3070dd17, 0x152fecd8f70e5939,
     0x67332667ffc00b31, 0x8eb44a8768581511, 0xdb0c2e0d64f98fa7, 0x47b5481dbefa4fa4,
