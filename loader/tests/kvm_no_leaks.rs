@@ -24,7 +24,7 @@ fn a_hundred_loads_leave_no_fd_or_mapping_behind() {
     let plan = amd_plan(&fw, Mode::Snp, 2);
     let inputs = Inputs::new().with("firmware", &fw);
     let checked = CheckedPlan::new(&plan, &inputs).unwrap();
-    let opts = |i: usize| LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: i % 10 == 0, ..Default::default() };
+    let opts = |i: usize| LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: i.is_multiple_of(10), ..Default::default() };
     // One load first: the allocator and the thread pool keep what they grow on first use.
     assert_eq!(load(&checked, opts(0)).unwrap().memory, MemoryKind::GuestMemfd);
     let (fd0, map0) = (fds(), maps());

@@ -23,21 +23,21 @@ pub(crate) fn lanes() -> usize {
 
 /// Hashes exactly `lanes()` messages of equal length.
 pub(crate) fn hash_group(msgs: &[&[u8]], out: &mut [Digest]) {
-    if let (Ok(m), Ok(o)) = (<&[&[u8]; 8]>::try_from(msgs), <&mut [Digest; 8]>::try_from(&mut *out)) {
-        if lanes() == 8 {
-            // SAFETY: `lanes()` is 8 only when the CPU reports AVX-512F, the one feature `avx512::hash`
-            // is compiled for.
-            unsafe { avx512::hash(m, o) };
-            return;
-        }
+    if let (Ok(m), Ok(o)) = (<&[&[u8]; 8]>::try_from(msgs), <&mut [Digest; 8]>::try_from(&mut *out))
+        && lanes() == 8
+    {
+        // SAFETY: `lanes()` is 8 only when the CPU reports AVX-512F, the one feature `avx512::hash`
+        // is compiled for.
+        unsafe { avx512::hash(m, o) };
+        return;
     }
-    if let (Ok(m), Ok(o)) = (<&[&[u8]; 4]>::try_from(msgs), <&mut [Digest; 4]>::try_from(&mut *out)) {
-        if lanes() >= 4 {
-            // SAFETY: `lanes()` is at least 4 only when the CPU reports AVX2 (AVX-512F implies it), the
-            // one feature `avx2::hash` is compiled for.
-            unsafe { avx2::hash(m, o) };
-            return;
-        }
+    if let (Ok(m), Ok(o)) = (<&[&[u8]; 4]>::try_from(msgs), <&mut [Digest; 4]>::try_from(&mut *out))
+        && lanes() >= 4
+    {
+        // SAFETY: `lanes()` is at least 4 only when the CPU reports AVX2 (AVX-512F implies it), the
+        // one feature `avx2::hash` is compiled for.
+        unsafe { avx2::hash(m, o) };
+        return;
     }
     unreachable!("hash_group takes exactly lanes() messages");
 }

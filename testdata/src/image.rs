@@ -271,7 +271,7 @@ impl ImageBuilder {
     /// and blocks do not fit without overlapping.
     pub fn try_build(&self) -> Result<Built, BuildError> {
         let size = self.size;
-        if size == 0 || size % PAGE != 0 {
+        if size == 0 || !size.is_multiple_of(PAGE) {
             return err(format!("size {size:#x} is not a non-zero multiple of 4 KiB (use a corruption for that)"));
         }
         if size as u64 > FOUR_GIB {

@@ -139,7 +139,7 @@ fn random_snp_layouts_are_valid_and_varied() {
         let spec = random_snp_layout(seed);
         assert_eq!(spec, random_snp_layout(seed), "deterministic");
         let b = spec.built();
-        assert!(b.len() >= 0x4000 && b.len() <= 0x400000 && b.len() % 4096 == 0);
+        assert!(b.len() >= 0x4000 && b.len() <= 0x400000 && b.len().is_multiple_of(4096));
         let p = check_agrees(&b);
         let probs = snp_problems(&p, b.len());
         assert!(probs.is_empty(), "seed {seed}: {probs:?}");

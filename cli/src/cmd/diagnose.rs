@@ -156,7 +156,7 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
                 }
             }
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if progress && (n % 8 == 0 || n == total) {
+            if progress && (n.is_multiple_of(8) || n == total) {
                 eprint!("\rdiagnose: {n}/{total} walks ({} configurations)", n * a.max_vcpus as usize);
             }
             hits

@@ -31,7 +31,7 @@ impl AlignedMapping {
     }
 
     fn map(fd: Option<BorrowedFd<'_>>, offset: u64, len: usize, align: usize, populate: bool) -> io::Result<Self> {
-        if len == 0 || !align.is_power_of_two() || align < 4096 || len % 4096 != 0 {
+        if len == 0 || !align.is_power_of_two() || align < 4096 || !len.is_multiple_of(4096) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot map {len:#x} bytes aligned to {align:#x}")));
         }
         let reserve_len = len.checked_add(align).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large"))?;

@@ -66,7 +66,7 @@ impl<'a> FirmwareImage<'a> {
         if bytes.is_empty() {
             return Err(ImageError::Empty);
         }
-        if bytes.len() % PAGE_SIZE as usize != 0 {
+        if !bytes.len().is_multiple_of(PAGE_SIZE as usize) {
             return Err(ImageError::NotPageMultiple { size: bytes.len() });
         }
         if bytes.len() as u64 > FOUR_GIB {

@@ -69,7 +69,7 @@ fn bad<T>(p: Part, m: impl Into<String>) -> R<T> {
 /// Reads everything; `Ok(None)` when there is no footer table.
 pub fn read(b: &[u8]) -> R<Option<Parsed>> {
     let n = b.len();
-    if n == 0 || n % 4096 != 0 {
+    if n == 0 || !n.is_multiple_of(4096) {
         return bad(Part::File, format!("size {n}"));
     }
     let f = n - 50;

@@ -57,7 +57,7 @@ pub(crate) struct SourceBuffer {
 
 impl SourceBuffer {
     pub(crate) fn new(bytes: Option<&[u8]>, len: u64) -> Result<Self, PlatformError> {
-        if let Some(b) = bytes.filter(|b| b.as_ptr() as usize % 4096 == 0 && b.len() as u64 >= len) {
+        if let Some(b) = bytes.filter(|b| (b.as_ptr() as usize).is_multiple_of(4096) && b.len() as u64 >= len) {
             return Ok(SourceBuffer { _owned: None, addr: b.as_ptr() as u64 });
         }
         let size = usize::try_from(len.div_ceil(4096) * 4096).map_err(|_| PlatformError::Unsupported("source too large".into()))?;

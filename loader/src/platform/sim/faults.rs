@@ -31,7 +31,7 @@ pub(crate) struct Every {
 impl Every {
     pub(crate) fn fires(&mut self, every: Option<u32>) -> bool {
         self.attempts = self.attempts.wrapping_add(1);
-        every.is_some_and(|n| self.attempts % n == 0)
+        every.is_some_and(|n| self.attempts.is_multiple_of(n))
     }
 }
 

@@ -45,10 +45,10 @@ impl PageStates {
         let first = gpa & !(PAGE - 1);
         (0..pages).try_for_each(|p| self.get(first + p * PAGE).map(|_| ()))?;
         for p in 0..pages {
-            if let Some(s) = self.slot(first + p * PAGE) {
-                if *s == PageState::Shared {
-                    *s = PageState::Private;
-                }
+            if let Some(s) = self.slot(first + p * PAGE)
+                && *s == PageState::Shared
+            {
+                *s = PageState::Private;
             }
         }
         Some(())
