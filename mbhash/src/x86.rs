@@ -42,12 +42,18 @@ pub(crate) fn hash_group(msgs: &[&[u8]], out: &mut [Digest]) {
     unreachable!("hash_group takes exactly lanes() messages");
 }
 
-/// Big-endian 64-bit word `t` of 128-byte block `block` of `msg`, or of its padding.
+/// 128-byte block `block` of `msg`, or of its padded tail.
 #[inline(always)]
-fn word(full: &[u8], tail: &[u8; 256], full_blocks: usize, block: usize, t: usize) -> u64 {
-    let (src, at) = if block < full_blocks { (full, block * 128 + t * 8) } else { (&tail[..], (block - full_blocks) * 128 + t * 8) };
+fn block_of<'a>(msg: &'a [u8], tail: &'a [u8; 256], full_blocks: usize, block: usize) -> &'a [u8; 128] {
+    let (src, at) = if block < full_blocks { (msg, block * 128) } else { (&tail[..], (block - full_blocks) * 128) };
+    src[at..at + 128].try_into().expect("a whole block")
+}
+
+/// Big-endian 64-bit word `t` of a block.
+#[inline(always)]
+fn word(block: &[u8; 128], t: usize) -> u64 {
     let mut b = [0u8; 8];
-    b.copy_from_slice(&src[at..at + 8]);
+    b.copy_from_slice(&block[t * 8..t * 8 + 8]);
     u64::from_be_bytes(b)
 }
 
@@ -108,8 +114,8 @@ macro_rules! sha512_lanes {
             let tails: [([u8; 256], usize); $n] = core::array::from_fn(|l| tail(msgs[l]));
             let mut st: [V; 8] = core::array::from_fn(|i| splat(IV384[i]));
             for blk in 0..full_blocks + tails[0].1 {
-                let mut w: [V; 16] =
-                    core::array::from_fn(|t| set(core::array::from_fn(|l| word(msgs[l], &tails[l].0, full_blocks, blk, t))));
+                let rows: [&[u8; 128]; $n] = core::array::from_fn(|l| block_of(msgs[l], &tails[l].0, full_blocks, blk));
+                let mut w: [V; 16] = core::array::from_fn(|t| set(core::array::from_fn(|l| word(rows[l], t))));
                 compress(&mut st, &mut w);
             }
             for (j, s) in st.iter().take(6).enumerate() {
@@ -124,7 +130,7 @@ macro_rules! sha512_lanes {
 mod avx2 {
     use core::arch::x86_64::*;
 
-    use super::{Digest, IV384, K, tail, word};
+    use super::{Digest, IV384, K, block_of, tail, word};
 
     type V = __m256i;
 
@@ -186,7 +192,7 @@ mod avx2 {
 mod avx512 {
     use core::arch::x86_64::*;
 
-    use super::{Digest, IV384, K, tail, word};
+    use super::{Digest, IV384, K, block_of, tail, word};
 
     type V = __m512i;
 
