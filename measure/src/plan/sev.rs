@@ -150,7 +150,9 @@ fn snp(fw: &FirmwareImage<'_>, cfg: &AmdConfig<'_>, plan: &mut LaunchPlan, b: &m
             let off = svsm.image.svsm_entry_offset.ok_or_else(|| {
                 unsupported("the SVSM binary has no SVSM info entry (a789a612-...) in its footer table: its entry point is unknown".into())
             })?;
-            (&svsm.image, Some((gpa + off as u64) as u32))
+            let eip = u32::try_from(gpa + off as u64)
+                .map_err(|_| unsupported(format!("the SVSM entry point (base {gpa:#x} + offset {off:#x}) lies above 4 GiB")))?;
+            (&svsm.image, Some(eip))
         }
         None => (fw, fw.sev_es_reset_eip),
     };
