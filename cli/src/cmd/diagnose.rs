@@ -12,7 +12,7 @@ use std::time::Instant;
 use clap::Args;
 use prelaunch_loader::file::MappedFile;
 use prelaunch_measure::FirmwareImage;
-use prelaunch_measure::digest::{self, Measurement};
+use prelaunch_measure::digest;
 use prelaunch_measure::plan::sev::{AmdConfig, build, firmware_only};
 use prelaunch_measure::plan::{self, Inputs, Mode, PageAugPolicy, PageOrder, TdxPolicy};
 use prelaunch_measure::report::Evidence;
@@ -64,7 +64,7 @@ struct Candidate {
 }
 
 pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
-    let ev = crate::cmd::verify::read_evidence(&a.report)?;
+    let (_, ev) = crate::cmd::verify::read_evidence(&a.report)?;
     let target = *ev.launch_measurement();
     let fw_file = MappedFile::open(&a.ovmf)?;
     let img = FirmwareImage::parse(&fw_file).in_file(&a.ovmf)?;
@@ -109,13 +109,13 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
     // The firmware pages are the same for every candidate: hash them once.
     let inputs = Inputs::new().with("firmware", fw);
     let prefix = firmware_only(img);
-    let fw_ld = match digest::fold(&prefix, &inputs).in_file(&a.ovmf)? {
-        Measurement::Sha384(d) => d,
-        Measurement::Sha256(_) => unreachable!("snp plans fold to SHA-384"),
-    };
+    let fw_ld = prelaunch_measure::snp::digest::launch_digest(&prefix, &inputs).in_file(&a.ovmf)?;
     let mut features: Vec<u64> = COMMON_FEATURES.to_vec();
-    features.extend(&a.guest_features);
-    features.dedup();
+    for f in &a.guest_features {
+        if !features.contains(f) {
+            features.push(*f);
+        }
+    }
     let mut cands = Vec::new();
     for vmm in Vmm::ALL {
         // EC2 and GCE put a fixed value in RDX: the vCPU type does not enter their VMSAs.

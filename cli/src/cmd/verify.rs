@@ -30,10 +30,11 @@ pub struct VerifyArgs {
     pub launch: Option<LaunchArgs>,
 }
 
-/// Reads and recognises evidence, naming the file in errors.
-pub fn read_evidence(path: &std::path::Path) -> Result<Evidence, CliError> {
+/// Maps and recognises evidence, naming the file in errors; the mapping is kept for signature checks.
+pub fn read_evidence(path: &std::path::Path) -> Result<(MappedFile, Evidence), CliError> {
     let f = MappedFile::open(path)?;
-    Evidence::detect(&f).in_file(path)
+    let ev = Evidence::detect(&f).in_file(path)?;
+    Ok((f, ev))
 }
 
 pub fn parse_expected(hex_str: &str) -> Result<Vec<u8>, CliError> {
@@ -46,7 +47,7 @@ pub fn parse_expected(hex_str: &str) -> Result<Vec<u8>, CliError> {
 }
 
 pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
-    let ev = read_evidence(&a.report)?;
+    let (report_bytes, ev) = read_evidence(&a.report)?;
     let expected: Vec<u8> = match (&a.expect, &a.launch) {
         (Some(e), _) => parse_expected(e)?,
         (None, Some(l)) => {
@@ -72,8 +73,7 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
         (Some(p), Evidence::SnpReport(_)) => {
             let cert = std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
             let vcek = Vcek::from_pem_or_der(&cert).in_file(p)?;
-            let bytes = MappedFile::open(&a.report)?;
-            Some(vcek.verify(&bytes).map(|_| ()).map_err(|e| e.to_string()))
+            Some(vcek.verify(&report_bytes).map(|_| ()).map_err(|e| e.to_string()))
         }
         (Some(_), _) => return usage("--vcek applies to SNP reports only"),
     };
@@ -106,30 +106,23 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
 }
 
 fn add_details(doc: &mut Value, ev: &Evidence) {
-    match ev {
-        Evidence::SnpReport(r) => {
-            doc["version"] = json!(r.version);
-            doc["policy"] = json!(r.policy);
-            doc["vmpl"] = json!(r.vmpl);
-            doc["host_data"] = json!(hex::encode(r.host_data));
-            doc["id_key_digest"] = json!(hex::encode(r.id_key_digest));
-            doc["author_key_digest"] = json!(hex::encode(r.author_key_digest));
-        }
-        Evidence::TdxQuote(q) => {
-            doc["version"] = json!(q.version);
-            doc["td_attributes"] = json!(q.body.td_attributes);
-            doc["debug"] = json!(q.body.debug());
-            doc["xfam"] = json!(q.body.xfam);
-            doc["rtmr"] = json!(q.body.rtmr.iter().map(hex::encode).collect::<Vec<_>>());
-            doc["mr_config_id"] = json!(hex::encode(q.body.mr_config_id));
-        }
-        Evidence::TdReport(r) => {
-            doc["td_attributes"] = json!(r.td_info.attributes);
-            doc["debug"] = json!(r.debug());
-            doc["xfam"] = json!(r.td_info.xfam);
-            doc["rtmr"] = json!(r.td_info.rtmr.iter().map(hex::encode).collect::<Vec<_>>());
-            doc["mr_config_id"] = json!(hex::encode(r.td_info.mr_config_id));
-        }
+    if let Evidence::SnpReport(r) = ev {
+        doc["version"] = json!(r.version);
+        doc["policy"] = json!(r.policy);
+        doc["vmpl"] = json!(r.vmpl);
+        doc["host_data"] = json!(hex::encode(r.host_data));
+        doc["id_key_digest"] = json!(hex::encode(r.id_key_digest));
+        doc["author_key_digest"] = json!(hex::encode(r.author_key_digest));
+    }
+    if let Evidence::TdxQuote(q) = ev {
+        doc["version"] = json!(q.version);
+    }
+    if let Some(td) = ev.td_fields() {
+        doc["td_attributes"] = json!(td.attributes);
+        doc["debug"] = json!(td.debug());
+        doc["xfam"] = json!(td.xfam);
+        doc["rtmr"] = json!(td.rtmr.iter().map(hex::encode).collect::<Vec<_>>());
+        doc["mr_config_id"] = json!(hex::encode(td.mr_config_id));
     }
 }
 
@@ -152,24 +145,18 @@ fn print_human(ev: &Evidence, got: &[u8; 48], expected: &[u8], matches: bool, si
         None => {}
     }
     println!("  {:<12} {}", "report data", hex::encode(ev.report_data()));
-    let rtmrs = match ev {
-        Evidence::SnpReport(r) => {
-            println!("  {:<12} {:#x}", "policy", r.policy);
-            if r.id_key_digest.iter().any(|&b| b != 0) {
-                println!("  {:<12} {}", "id key", hex::encode(r.id_key_digest));
-            }
-            None
+    if let Evidence::SnpReport(r) = ev {
+        println!("  {:<12} {:#x}", "policy", r.policy);
+        if r.id_key_digest.iter().any(|&b| b != 0) {
+            println!("  {:<12} {}", "id key", hex::encode(r.id_key_digest));
         }
-        Evidence::TdxQuote(q) => {
-            println!("  {:<12} {:#018x}{}", "attributes", q.body.td_attributes, if q.body.debug() { " (DEBUG)" } else { "" });
-            Some(q.body.rtmr)
-        }
-        Evidence::TdReport(r) => {
-            println!("  {:<12} {:#018x}{}", "attributes", r.td_info.attributes, if r.debug() { " (DEBUG)" } else { "" });
-            Some(r.td_info.rtmr)
-        }
-    };
-    for (i, r) in rtmrs.iter().flatten().enumerate() {
+    }
+    let td = ev.td_fields();
+    if let Some(td) = td {
+        println!("  {:<12} {:#018x}{}", "attributes", td.attributes, if td.debug() { " (DEBUG)" } else { "" });
+    }
+    let rtmrs = td.map(|t| t.rtmr);
+    for (i, r) in rtmrs.into_iter().flatten().enumerate() {
         println!("  {:<12} {}", format!("RTMR{i}"), hex::encode(r));
     }
 }

@@ -7,6 +7,22 @@ use super::snp_report::{SNP_REPORT_LEN, SnpReport};
 use super::tdreport::{TDREPORT_LEN, TdReport};
 use super::tdx_quote::TdxQuote;
 
+/// The TD fields a quote body and a TDREPORT's TDINFO share, at their different offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TdFields<'a> {
+    /// TD_ATTRIBUTES (bit 0: DEBUG).
+    pub attributes: u64,
+    pub xfam: u64,
+    pub rtmr: &'a [[u8; 48]; 4],
+    pub mr_config_id: &'a [u8; 48],
+}
+
+impl TdFields<'_> {
+    pub fn debug(&self) -> bool {
+        self.attributes & 1 != 0
+    }
+}
+
 /// Attestation evidence of any supported kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -48,6 +64,25 @@ impl Evidence {
             Evidence::SnpReport(r) => &r.report_data,
             Evidence::TdxQuote(q) => &q.body.report_data,
             Evidence::TdReport(r) => &r.report_data,
+        }
+    }
+
+    /// The TD's attributes and runtime registers, whichever TDX format carries them.
+    pub fn td_fields(&self) -> Option<TdFields<'_>> {
+        match self {
+            Evidence::SnpReport(_) => None,
+            Evidence::TdxQuote(q) => Some(TdFields {
+                attributes: q.body.td_attributes,
+                xfam: q.body.xfam,
+                rtmr: &q.body.rtmr,
+                mr_config_id: &q.body.mr_config_id,
+            }),
+            Evidence::TdReport(r) => Some(TdFields {
+                attributes: r.td_info.attributes,
+                xfam: r.td_info.xfam,
+                rtmr: &r.td_info.rtmr,
+                mr_config_id: &r.td_info.mr_config_id,
+            }),
         }
     }
 

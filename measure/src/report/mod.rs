@@ -16,7 +16,7 @@ pub mod td_body;
 pub mod tdreport;
 pub mod tdx_quote;
 
-pub use evidence::Evidence;
+pub use evidence::{Evidence, TdFields};
 pub use read::Truncated;
 pub use snp_report::{FirmwareVersion, SNP_REPORT_LEN, SigningKey, SnpCpuid, SnpReport, SnpReportError, SnpTcb, TcbLayout, TcbParts};
 pub use snp_signature::{SnpSignatureError, Vcek, verify_snp_signature};
