@@ -44,11 +44,6 @@ impl Guid {
         out[7] = text[6];
         Guid(out)
     }
-
-    /// Reads a GUID from 16 on-disk bytes.
-    pub fn from_bytes(b: &[u8; 16]) -> Guid {
-        Guid(*b)
-    }
 }
 
 impl fmt::Display for Guid {

@@ -21,8 +21,3 @@ pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: impl FnMut(usiz
     }
     Ok(h.finish())
 }
-
-/// The launch digest.
-pub fn launch_digest(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha256Digest, PlanError> {
-    fold(plan, inputs, |_, _| {})
-}

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{le32, le64};
-use crate::guid::{Guid, known};
+use crate::guid::known;
 
 const DESCRIPTOR: usize = 16;
 const SECTION: usize = 32;
@@ -101,9 +101,6 @@ impl TdvfSection {
     }
     pub fn page_aug(&self) -> bool {
         self.attributes & ATTR_PAGE_AUG != 0
-    }
-    pub fn pages(&self) -> u64 {
-        self.memory_size / PAGE
     }
 }
 
@@ -263,6 +260,3 @@ impl TdvfMetadata {
         out
     }
 }
-
-/// The descriptor GUID, re-exported for generators and tests.
-pub const DESCRIPTOR_GUID: Guid = known::TDX_METADATA_DESCRIPTOR;

@@ -114,8 +114,3 @@ pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<Observer
     }
     Ok(m.finish())
 }
-
-/// MRTD of a plan.
-pub fn mrtd(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha384Digest, PlanError> {
-    fold(plan, inputs, None)
-}
