@@ -1,6 +1,7 @@
 //! 100 loads in one process (guest_memfd, memslots, vCPUs of the guest check) leave no file
 //! descriptor and no mapping behind. Its own test binary: nothing else runs while it counts.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::*;

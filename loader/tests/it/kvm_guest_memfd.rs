@@ -2,7 +2,7 @@
 //! bound as a memslot, the image copied in once, and a vCPU that reads it back through its GPAs.
 //! Skipped loudly without /dev/kvm (failing instead under PRELAUNCH_REQUIRE_KVM=1).
 
-mod common;
+use crate::common;
 
 use common::*;
 use prelaunch_loader::memory::convert::ConversionPath;

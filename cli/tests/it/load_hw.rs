@@ -2,8 +2,8 @@
 //! that names what is missing (the VM types this KVM offers and the one the launch needs), never a
 //! bare errno. On a real SNP/TDX host these tests say so and stop: the launch itself is tested there.
 
-mod common;
-mod load_support;
+use crate::common;
+use crate::load_support;
 
 use std::io::Write;
 

@@ -2,8 +2,8 @@
 //! and a plan read from a file is checked as strictly as a fresh one: every tampering is refused
 //! with a message naming what is wrong.
 
-mod common;
-mod load_support;
+use crate::common;
+use crate::load_support;
 
 use std::path::Path;
 

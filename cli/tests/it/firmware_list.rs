@@ -1,7 +1,7 @@
 //! `prelaunch firmware list` and descriptor-based firmware selection, on descriptors and images the
 //! test makes (QEMU's search directories are replaced through PRELAUNCH_QEMU_FIRMWARE_DIRS).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Every corruption, on every preset and on random layouts, gives the verdict it documents, as judged
 //! by the independent reader in `common`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use prelaunch_testdata::{Built, Corruption, Expect, ImageBuilder, Part, apply, random_snp_layout, random_tdx_layout};

@@ -1,7 +1,7 @@
 //! CLI conventions: usage errors exit 2, help carries examples, completions and man pages render,
 //! colour only when asked or on a terminal, unreadable paths are named.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -3,7 +3,7 @@
 //! conversion) are resumed without changing it; a byte changed after the copy is caught and located.
 //! Memory is memfd here so these run anywhere; the guest_memfd path is covered by kvm_*.rs.
 
-mod common;
+use crate::common;
 
 use common::*;
 use prelaunch_loader::record::first_difference;

@@ -1,6 +1,6 @@
 //! The `gen-image` binary as the Python differential tests drive it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

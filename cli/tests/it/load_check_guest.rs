@@ -1,8 +1,8 @@
 //! `--check-guest`: a vCPU reads every loaded range back through guest-physical addresses, and its
 //! checksum agrees with the host's over the input bytes, on every real image and mode.
 
-mod common;
-mod load_support;
+use crate::common;
+use crate::load_support;
 
 use common::*;
 use load_support::*;

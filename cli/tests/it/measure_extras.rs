@@ -1,7 +1,7 @@
 //! What `measure` does beyond sev-snp-measure: vCPU tables, JSON, precomputed payload hashes,
 //! --explain, --snp-ovmf-hash resumption, and --dump-vmsa byte-equal to the peer's.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

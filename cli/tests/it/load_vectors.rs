@@ -2,8 +2,8 @@
 //! into guest_memfd: every sev-snp-measure digest in vectors/snp.json and every MRTD in
 //! vectors/tdx.json, and for every image of the firmware directory, each mode `measure` accepts.
 
-mod common;
-mod load_support;
+use crate::common;
+use crate::load_support;
 
 use common::*;
 use load_support::*;

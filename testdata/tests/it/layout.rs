@@ -1,6 +1,6 @@
 //! The builder's declared layout against the independent reader in `common`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use prelaunch_testdata::{Built, ImageBuilder, MR_EXTEND, PAGE_AUG, SevKind, TdvfType, random_snp_layout, random_tdx_layout};

@@ -2,8 +2,8 @@
 //! injected faults that clear leave the digest matching, `--expect` overrides the fold, and memfd
 //! (where asked for, or where /dev/kvm is unusable) is said loudly.
 
-mod common;
-mod load_support;
+use crate::common;
+use crate::load_support;
 
 use common::*;
 use load_support::*;

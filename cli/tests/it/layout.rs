@@ -1,7 +1,7 @@
 //! `prelaunch layout --json` on every real image and mode it supports: 2 MiB-aligned regions, no
 //! measured padding, no overlaps, and the plan's digest equals `measure`'s.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

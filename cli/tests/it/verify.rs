@@ -1,7 +1,7 @@
 //! `verify`, `diagnose` and `id-block` end to end, on reports the tests derive from the project's own
 //! fixtures (testdata/reports) with measurements computed for real firmware.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! A thousand mutated real images through the CLI: no panic, and every failure is a clear error that
 //! names the file and says where or what was expected.
 
-mod common;
+use crate::common;
 
 use common::*;
 use prelaunch_testdata::mutate_in;

@@ -1,7 +1,7 @@
 //! Every reference vector reproduces through the CLI: sev-snp-measure 0.0.13's digests (or its
 //! refusals) and the TDX MRTD values agreed by independent tools.
 
-mod common;
+use crate::common;
 
 use common::*;
 

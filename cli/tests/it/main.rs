@@ -1,0 +1,17 @@
+//! One integration-test binary per crate: each file below was its own binary, and linking
+//! one statically linked binary per file cost more than compiling them.
+
+mod common;
+mod conventions;
+mod firmware_list;
+mod layout;
+mod load_check_guest;
+mod load_faults;
+mod load_hw;
+mod load_plan;
+mod load_support;
+mod load_vectors;
+mod measure_extras;
+mod robustness;
+mod vectors;
+mod verify;

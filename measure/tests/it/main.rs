@@ -1,0 +1,9 @@
+//! One integration-test binary per crate: each file below was its own binary, and linking
+//! one statically linked binary per file cost more than compiling them.
+
+mod idblock_crosscheck;
+mod idblock_sign;
+mod image_bad_inputs;
+mod plan_properties;
+mod report_fixtures;
+mod report_parsers;
