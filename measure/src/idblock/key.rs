@@ -9,6 +9,7 @@ use p384::elliptic_curve::zeroize::Zeroizing;
 use p384::pkcs8::DecodePrivateKey;
 use rand_core::{OsRng, RngCore};
 
+use super::oid;
 use super::pem::{self, Found, quote_label};
 use super::public_key::AmdPublicKey;
 use super::signature::AmdSignature;
@@ -23,8 +24,10 @@ pub enum IdKeyError {
     NoKeyBlock { found: String },
     #[error("\"-----BEGIN {label}-----\" at offset {offset:#x} has no matching END line")]
     Unterminated { label: String, offset: usize },
-    #[error("encrypted PKCS#8 key at offset {offset:#x}: decrypt it first (openssl pkey -in KEY -out PLAIN)")]
-    Encrypted { offset: usize },
+    #[error("encrypted {format} key at offset {offset:#x}: decrypt it first (openssl pkey -in KEY -out PLAIN)")]
+    Encrypted { format: &'static str, offset: usize },
+    #[error("\"{label}\" block at offset {offset:#x} holds a {found} key; SEV-SNP ID and author keys are ECDSA P-384 (secp384r1)")]
+    WrongKind { label: &'static str, offset: usize, found: String },
     #[error("\"{label}\" block at offset {offset:#x}: not a P-384 private key ({reason}); SEV-SNP ID and author keys are ECDSA P-384")]
     Invalid { label: &'static str, offset: usize, reason: String },
     #[error("the OS random number generator failed: {0}")]
@@ -51,14 +54,20 @@ impl IdKey {
             let (offset, text) = (block.offset, block.text);
             match block.label {
                 "EC PRIVATE KEY" => {
+                    // OpenSSL's traditional encryption keeps the label and adds RFC 1421 headers.
+                    if text.contains("Proc-Type: 4,ENCRYPTED") || text.contains("DEK-Info:") {
+                        return Err(IdKeyError::Encrypted { format: "SEC1 (traditional OpenSSL)", offset });
+                    }
                     return p384::SecretKey::from_sec1_pem(text)
                         .map(|k| IdKey::from_signing_key(SigningKey::from(k)))
-                        .map_err(|e| invalid("EC PRIVATE KEY", offset, e));
+                        .map_err(|e| wrong_kind(text, "EC PRIVATE KEY", offset).unwrap_or_else(|| invalid("EC PRIVATE KEY", offset, e)));
                 }
                 "PRIVATE KEY" => {
-                    return SigningKey::from_pkcs8_pem(text).map(IdKey::from_signing_key).map_err(|e| invalid("PRIVATE KEY", offset, e));
+                    return SigningKey::from_pkcs8_pem(text)
+                        .map(IdKey::from_signing_key)
+                        .map_err(|e| wrong_kind(text, "PRIVATE KEY", offset).unwrap_or_else(|| invalid("PRIVATE KEY", offset, e)));
                 }
-                "ENCRYPTED PRIVATE KEY" => return Err(IdKeyError::Encrypted { offset }),
+                "ENCRYPTED PRIVATE KEY" => return Err(IdKeyError::Encrypted { format: "PKCS#8", offset }),
                 other => labels.push(format!("\"{}\"", quote_label(other))),
             }
         }
@@ -109,6 +118,25 @@ impl std::fmt::Debug for IdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdKey").field("public_key_digest", &hex::encode(self.digest())).finish_non_exhaustive()
     }
+}
+
+/// What a well-formed key of the wrong algorithm or curve holds, read from its own encoding: the
+/// decoders only say which OID they wanted.
+fn wrong_kind(text: &str, label: &'static str, offset: usize) -> Option<IdKeyError> {
+    use p384::pkcs8::der::{Decode, asn1::ObjectIdentifier};
+    let (_, der) = p384::pkcs8::der::pem::decode_vec(text.as_bytes()).ok()?;
+    let found = if label == "EC PRIVATE KEY" {
+        let curve = sec1::EcPrivateKey::from_der(&der).ok()?.parameters?.named_curve()?;
+        format!("EC {}", oid::describe(&curve))
+    } else {
+        let info = p384::pkcs8::PrivateKeyInfo::from_der(&der).ok()?;
+        let curve = info.algorithm.parameters.and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        match curve {
+            Some(c) if info.algorithm.oid.to_string() == oid::EC_PUBLIC_KEY => format!("EC {}", oid::describe(&c)),
+            _ => oid::describe(&info.algorithm.oid),
+        }
+    };
+    (!found.contains(oid::SECP384R1)).then_some(IdKeyError::WrongKind { label, offset, found })
 }
 
 fn invalid(label: &'static str, offset: usize, e: impl std::fmt::Display) -> IdKeyError {

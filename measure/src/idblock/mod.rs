@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod block;
 pub mod key;
+pub(crate) mod oid;
 pub(crate) mod pem;
 pub mod public_key;
 pub mod signature;

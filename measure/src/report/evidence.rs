@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::ReportError;
+use super::snp_cert_table::CertTable;
 use super::snp_report::{SNP_REPORT_LEN, SnpReport};
 use super::tdreport::{TDREPORT_LEN, TdReport};
 use super::tdx_quote::TdxQuote;
@@ -36,6 +37,10 @@ impl Evidence {
     /// Recognises and parses `bytes`. Once a format is recognised its parser's error is returned,
     /// so a damaged report says what is wrong with it rather than "unrecognised".
     pub fn detect(bytes: &[u8]) -> Result<Evidence, ReportError> {
+        EvidenceFile::parse(bytes).map(|f| f.evidence)
+    }
+
+    fn detect_exact(bytes: &[u8]) -> Result<Evidence, ReportError> {
         // An SNP report has a u32 VERSION, so bytes 2..4 are zero where a quote has ATT_KEY_TYPE;
         // that keeps a v4/v5 report whose GUEST_SVN happens to be 0x81 from passing as a quote.
         let snp_shaped = bytes.len() == SNP_REPORT_LEN && bytes.get(2..4) == Some(&[0, 0]);
@@ -93,5 +98,27 @@ impl Evidence {
             Evidence::TdxQuote(q) => &q.body.mr_td,
             Evidence::TdReport(r) => &r.td_info.mr_td,
         }
+    }
+}
+
+/// What an evidence file holds: the evidence and, for an SNP report followed by the certificate
+/// table SNP_GET_EXT_REPORT returns (configfs-tsm's `outblob` then `auxblob`), that table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceFile {
+    pub evidence: Evidence,
+    pub cert_table: Option<CertTable>,
+}
+
+impl EvidenceFile {
+    pub fn parse(bytes: &[u8]) -> Result<EvidenceFile, ReportError> {
+        if let Some((report, table)) = bytes.split_at_checked(SNP_REPORT_LEN)
+            && !table.is_empty()
+            && !TdxQuote::header_matches(bytes)
+            && CertTable::looks_like(table)
+        {
+            let evidence = Evidence::SnpReport(SnpReport::parse(report)?);
+            return Ok(EvidenceFile { evidence, cert_table: Some(CertTable::parse(table)?) });
+        }
+        Ok(EvidenceFile { evidence: Evidence::detect_exact(bytes)?, cert_table: None })
     }
 }

@@ -10,19 +10,27 @@
 
 pub mod evidence;
 pub(crate) mod read;
+pub mod sgx_report;
+pub mod snp_cert_table;
+pub mod snp_policy;
 pub mod snp_report;
 pub mod snp_signature;
 pub mod td_body;
 pub mod tdreport;
 pub mod tdx_quote;
+pub mod tdx_signature;
 
-pub use evidence::{Evidence, TdFields};
+pub use evidence::{Evidence, EvidenceFile, TdFields};
 pub use read::Truncated;
+pub use sgx_report::SgxReport;
+pub use snp_cert_table::{CertTable, CertTableEntry, CertTableError};
+pub use snp_policy::SnpPolicy;
 pub use snp_report::{FirmwareVersion, SNP_REPORT_LEN, SigningKey, SnpCpuid, SnpReport, SnpReportError, SnpTcb, TcbLayout, TcbParts};
 pub use snp_signature::{SnpSignatureError, Vcek, verify_snp_signature};
-pub use td_body::{TdBodyKind, TdQuoteBody};
+pub use td_body::{TdBodyEx, TdBodyKind, TdQuoteBody};
 pub use tdreport::{ReportType, TDREPORT_LEN, TdInfo, TdReport, TdReportError, TeeTcbInfo};
-pub use tdx_quote::{TdxQuote, TdxQuoteError};
+pub use tdx_quote::{TdxQuote, TdxQuoteError, TrailingBytes};
+pub use tdx_signature::{CertificationData, QeReportCertData, QuoteSignature, TdxSignatureError};
 
 /// Any error from this module.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +43,8 @@ pub enum ReportError {
     TdxQuote(#[from] TdxQuoteError),
     #[error(transparent)]
     TdReport(#[from] TdReportError),
+    #[error(transparent)]
+    CertTable(#[from] CertTableError),
     #[error(
         "{len} bytes: not an SNP report ({SNP_REPORT_LEN}), TDREPORT ({TDREPORT_LEN}) or TDX quote (header version 4/5, TEE type 0x81)"
     )]

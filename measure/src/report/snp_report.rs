@@ -242,6 +242,11 @@ impl SnpReport {
         })
     }
 
+    /// The decoded guest policy.
+    pub fn policy_bits(&self) -> super::SnpPolicy {
+        super::SnpPolicy::decode(self.policy)
+    }
+
     pub fn author_key_en(&self) -> bool {
         self.key_info & 1 != 0
     }

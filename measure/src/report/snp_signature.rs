@@ -12,6 +12,7 @@ use x509_cert::der;
 
 use super::snp_report::{SNP_SIGNATURE_OFFSET, SNP_SIGNED_LEN, SnpReport, SnpReportError, offset};
 use crate::idblock::AmdSignatureError;
+use crate::idblock::oid;
 use crate::idblock::pem::{self, Found};
 
 /// SIGNATURE_ALGO for ECDSA P-384 with SHA-384, the only one defined.
@@ -28,7 +29,7 @@ pub enum SnpSignatureError {
     Format(AmdSignatureError),
     #[error("VCEK certificate ({encoding}): {reason}")]
     Certificate { encoding: &'static str, reason: String },
-    #[error("VCEK certificate: subject public key is not an EC P-384 key ({0})")]
+    #[error("VCEK certificate: the subject public key is {0}; a VCEK or VLEK key is id-ecPublicKey on secp384r1 (P-384)")]
     PublicKey(String),
     #[error(
         "SNP report: SIGNATURE at offset {SNP_SIGNATURE_OFFSET:#x} does not verify over bytes 0..{SNP_SIGNED_LEN:#x} with the certificate's key (wrong VCEK, or a modified report)"
@@ -82,8 +83,12 @@ impl Vcek {
         Vcek::from_certificate(&Certificate::from_der(der).map_err(|e| cert_error("DER", e))?)
     }
 
-    fn from_certificate(cert: &Certificate) -> Result<Vcek, SnpSignatureError> {
-        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| SnpSignatureError::PublicKey(e.to_string()))?;
+    pub(crate) fn from_certificate(cert: &Certificate) -> Result<Vcek, SnpSignatureError> {
+        let info = &cert.tbs_certificate.subject_public_key_info;
+        if !oid::spki_is_ec_on(info, oid::SECP384R1) {
+            return Err(SnpSignatureError::PublicKey(oid::describe_spki(info)));
+        }
+        let spki = info.to_der().map_err(|e| SnpSignatureError::PublicKey(e.to_string()))?;
         let key = VerifyingKey::from_public_key_der(&spki).map_err(|e| SnpSignatureError::PublicKey(e.to_string()))?;
         Ok(Vcek { key })
     }

@@ -1,6 +1,7 @@
 //! The TD quote body (Intel TDX DCAP Quoting Library API, "TD Quote Body"): TD report 1.0 (584 bytes,
-//! quote v4 and v5 type 2) or TD report 1.5 (648 bytes, quote v5 type 3, adding TEE_TCB_SVN_2 and
-//! MRSERVICETD).
+//! quote v4 and v5 type 2), TD report 1.5 (648 bytes, quote v5 type 3, adding TEE_TCB_SVN_2 and
+//! MRSERVICETD) or TD report 1.5 "ex" (885 bytes, quote v5 type 4: `sgx_report2_body_v1_5_ex_t` in
+//! Intel's `sgx_quote_5.h`, the 1.5 body followed by the TD partitioning and service TD fields).
 
 use serde::Serialize;
 
@@ -10,6 +11,8 @@ use super::read::{Fields, Truncated, hex_serde};
 pub const TD_BODY_10_LEN: usize = 584;
 /// Size of a TD report 1.5 body.
 pub const TD_BODY_15_LEN: usize = 648;
+/// Size of a TD report 1.5 "ex" body.
+pub const TD_BODY_15_EX_LEN: usize = 885;
 
 /// Which body a quote carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,6 +21,8 @@ pub enum TdBodyKind {
     TdReport10,
     /// TD report 1.5 (v5 body type 3).
     TdReport15,
+    /// TD report 1.5 "ex" (v5 body type 4): a 1.5 body and [`TdBodyEx`].
+    TdReport15Ex,
 }
 
 impl TdBodyKind {
@@ -25,6 +30,17 @@ impl TdBodyKind {
         match self {
             TdBodyKind::TdReport10 => TD_BODY_10_LEN,
             TdBodyKind::TdReport15 => TD_BODY_15_LEN,
+            TdBodyKind::TdReport15Ex => TD_BODY_15_EX_LEN,
+        }
+    }
+
+    /// The kind for a v5 body descriptor TYPE, if it is a TD body.
+    pub fn from_body_type(body_type: u16) -> Option<TdBodyKind> {
+        match body_type {
+            2 => Some(TdBodyKind::TdReport10),
+            3 => Some(TdBodyKind::TdReport15),
+            4 => Some(TdBodyKind::TdReport15Ex),
+            _ => None,
         }
     }
 
@@ -33,6 +49,7 @@ impl TdBodyKind {
         match self {
             TdBodyKind::TdReport10 => 2,
             TdBodyKind::TdReport15 => 3,
+            TdBodyKind::TdReport15Ex => 4,
         }
     }
 }
@@ -68,6 +85,31 @@ pub struct TdQuoteBody {
     /// TD report 1.5 only.
     #[serde(serialize_with = "hex_serde::opt_bytes")]
     pub mr_servicetd: Option<[u8; 48]>,
+    /// TD report 1.5 "ex" only.
+    pub ex: Option<TdBodyEx>,
+}
+
+/// The fields a type 4 body adds after the 1.5 body (offsets from the body start, 648 on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TdBodyEx {
+    /// 0 for an unpartitioned TD or the L1 VMM, 1 to 3 for TD partitions.
+    pub vm_index: u8,
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub td_id: [u8; 32],
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub dev_info_hash: [u8; 48],
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub init_servtd_hash: [u8; 48],
+    pub init_servtd_attributes: u64,
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub init_cpu_svn: [u8; 16],
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub init_tee_tcb_svn: [u8; 16],
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub init_tee_fmspc: [u8; 12],
+    #[serde(serialize_with = "hex_serde::bytes")]
+    pub cur_servtd_hash: [u8; 48],
+    pub cur_servtd_attributes: u64,
 }
 
 impl TdQuoteBody {
@@ -89,7 +131,24 @@ impl TdQuoteBody {
         let report_data = f.array("REPORTDATA", at(520))?;
         let (tee_tcb_svn2, mr_servicetd) = match kind {
             TdBodyKind::TdReport10 => (None, None),
-            TdBodyKind::TdReport15 => (Some(f.array("TEE_TCB_SVN_2", at(584))?), Some(f.array("MRSERVICETD", at(600))?)),
+            TdBodyKind::TdReport15 | TdBodyKind::TdReport15Ex => {
+                (Some(f.array("TEE_TCB_SVN_2", at(584))?), Some(f.array("MRSERVICETD", at(600))?))
+            }
+        };
+        let ex = match kind {
+            TdBodyKind::TdReport15Ex => Some(TdBodyEx {
+                vm_index: f.u8("VM_INDEX", at(648))?,
+                td_id: f.array("TD_ID", at(649))?,
+                dev_info_hash: f.array("DEV_INFO_HASH", at(681))?,
+                init_servtd_hash: f.array("INIT_SERVTD_HASH", at(729))?,
+                init_servtd_attributes: f.u64("INIT_SERVTD_ATTRIBUTES", at(777))?,
+                init_cpu_svn: f.array("INIT_CPUSVN", at(785))?,
+                init_tee_tcb_svn: f.array("INIT_TEE_TCB_SVN", at(801))?,
+                init_tee_fmspc: f.array("INIT_TEE_FMSPC", at(817))?,
+                cur_servtd_hash: f.array("CUR_SERVTD_HASH", at(829))?,
+                cur_servtd_attributes: f.u64("CUR_SERVTD_ATTRIBUTES", at(877))?,
+            }),
+            _ => None,
         };
         Ok(TdQuoteBody {
             tee_tcb_svn,
@@ -106,10 +165,16 @@ impl TdQuoteBody {
             report_data,
             tee_tcb_svn2,
             mr_servicetd,
+            ex,
         })
     }
 
     pub fn debug(&self) -> bool {
         self.td_attributes & 1 != 0
+    }
+
+    /// TD_ATTRIBUTES.SEPT_VE_DISABLE (bit 28): EPT violations are not reflected to the TD as #VE.
+    pub fn sept_ve_disable(&self) -> bool {
+        self.td_attributes & (1 << 28) != 0
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! v4: 48-byte header, TD report 1.0 body (584), u32 signature data length, signature data.
 //! v5: 48-byte header, body descriptor (u16 TYPE, u32 SIZE), body, u32 length, signature data.
-//! The signature data (QE signature, attestation key, certification data) is kept raw: verifying it
-//! needs Intel's collateral and is out of scope here.
+//! The signature data is kept raw here and read by [`TdxQuote::signature`]
+//! ([`super::tdx_signature`]); checking it is `appraise::tdx`'s job. Bytes after the signature data
+//! (quote buffers handed over at a fixed size, text appended by tools) are not part of the quote:
+//! they are kept as [`TrailingBytes`] for a warning, never an error.
 
 use serde::Serialize;
 
 use super::read::{Fields, Truncated, hex_serde};
 use super::td_body::{TdBodyKind, TdQuoteBody};
+use super::tdx_signature::{QuoteSignature, TdxSignatureError};
 
 /// Size of the quote header.
 pub const QUOTE_HEADER_LEN: usize = 48;
@@ -27,14 +30,12 @@ pub enum TdxQuoteError {
     AttKeyType(u16),
     #[error("TDX quote header: TEE_TYPE at offset 0x4 is {0:#x}, expected 0x81 (TDX){hint}", hint = if *.0 == 0 { "; 0x0 is an SGX quote" } else { "" })]
     TeeType(u32),
-    #[error("TD quote body descriptor: TYPE at offset 0x30 is {0}, expected 2 (TD report 1.0) or 3 (TD report 1.5){hint}", hint = if *.0 == 1 { "; 1 is an SGX enclave report" } else { "" })]
+    #[error("TD quote body descriptor: TYPE at offset 0x30 is {0}, expected 2 (TD report 1.0), 3 (TD report 1.5) or 4 (TD report 1.5 ex){hint}", hint = if *.0 == 1 { "; 1 is an SGX enclave report" } else { "" })]
     BodyType(u16),
     #[error("TD quote body descriptor: SIZE at offset 0x32 is {size}, expected {expected} for body type {body_type}")]
     BodySize { body_type: u16, size: u32, expected: usize },
     #[error("TDX quote: signature data length at offset {offset:#x} is {len}, but only {available} bytes follow")]
     SignatureDataLength { offset: usize, len: u32, available: usize },
-    #[error("TDX quote: {count} bytes after the signature data (which ends at offset {end:#x}) are not all zero")]
-    Trailing { end: usize, count: usize },
     #[error(transparent)]
     Truncated(#[from] Truncated),
 }
@@ -54,10 +55,28 @@ pub struct TdxQuote {
     pub user_data: [u8; 20],
     pub body_kind: TdBodyKind,
     pub body: TdQuoteBody,
+    /// Offset of the signature data length field: the signed bytes are `0..signed_len`.
+    pub signed_len: usize,
     #[serde(serialize_with = "hex_serde::vec")]
     pub signature_data: Vec<u8>,
-    /// Zero bytes after the signature data: quote buffers are often handed over at a fixed size.
-    pub padding: usize,
+    /// Bytes after the signature data, if any.
+    pub trailing: Option<TrailingBytes>,
+}
+
+/// Bytes after a quote's signature data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrailingBytes {
+    pub offset: usize,
+    pub len: usize,
+    /// Zero padding (a fixed-size buffer) rather than appended data.
+    pub all_zero: bool,
+}
+
+impl std::fmt::Display for TrailingBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.all_zero { "zero bytes" } else { "bytes (not all zero)" };
+        write!(f, "{} {what} after the signature data at offset {:#x} are not part of the quote; ignored", self.len, self.offset)
+    }
 }
 
 impl TdxQuote {
@@ -83,11 +102,7 @@ impl TdxQuote {
         } else {
             let body_type = f.u16("body descriptor TYPE", QUOTE_HEADER_LEN)?;
             let size = f.u32("body descriptor SIZE", QUOTE_HEADER_LEN + 2)?;
-            let kind = match body_type {
-                2 => TdBodyKind::TdReport10,
-                3 => TdBodyKind::TdReport15,
-                t => return Err(TdxQuoteError::BodyType(t)),
-            };
+            let kind = TdBodyKind::from_body_type(body_type).ok_or(TdxQuoteError::BodyType(body_type))?;
             if usize::try_from(size).ok() != Some(kind.body_len()) {
                 return Err(TdxQuoteError::BodySize { body_type, size, expected: kind.body_len() });
             }
@@ -104,9 +119,7 @@ impl TdxQuote {
             .ok_or(TdxQuoteError::SignatureDataLength { offset: len_at, len: sig_len, available })?;
         let end = sig_at + signature_data.len();
         let tail = bytes.get(end..).unwrap_or_default();
-        if tail.iter().any(|&b| b != 0) {
-            return Err(TdxQuoteError::Trailing { end, count: tail.len() });
-        }
+        let trailing = (!tail.is_empty()).then(|| TrailingBytes { offset: end, len: tail.len(), all_zero: tail.iter().all(|&b| b == 0) });
         Ok(TdxQuote {
             version,
             att_key_type,
@@ -117,9 +130,25 @@ impl TdxQuote {
             user_data: f.array("USER_DATA", 28)?,
             body_kind,
             body,
+            signed_len: len_at,
             signature_data: signature_data.to_vec(),
-            padding: tail.len(),
+            trailing,
         })
+    }
+
+    /// Reads the signature data's structure (attestation key, QE report, certification data).
+    pub fn signature(&self) -> Result<QuoteSignature, TdxSignatureError> {
+        QuoteSignature::parse(&self.signature_data, self.signed_len + 4)
+    }
+
+    /// The number of bytes the quote occupies (without trailing bytes).
+    pub fn len(&self) -> usize {
+        self.signed_len + 4 + self.signature_data.len()
+    }
+
+    /// A quote is never empty; present for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 
     /// Whether `bytes` start like a TDX quote header (what [`super::Evidence::detect`] goes by).

@@ -187,9 +187,23 @@ fn keys_load_from_sec1_with_parameters_and_pkcs8() {
 
 #[test]
 fn key_errors() {
+    // The error names what the file holds, not what was wanted (issue 10).
     let p256 = IdKey::from_pem(&testdata("p256-key.pem")).unwrap_err();
-    assert!(matches!(p256, IdKeyError::Invalid { label: "EC PRIVATE KEY", offset: 0, .. }), "{p256}");
+    assert!(
+        matches!(&p256, IdKeyError::WrongKind { label: "EC PRIVATE KEY", offset: 0, found } if found == "EC prime256v1 (P-256) (1.2.840.10045.3.1.7)"),
+        "{p256}"
+    );
     assert!(p256.to_string().contains("SEV-SNP ID and author keys are ECDSA P-384"), "{p256}");
+    let rsa = IdKey::from_pem(RSA_PKCS8).unwrap_err();
+    assert_eq!(
+        rsa.to_string(),
+        "\"PRIVATE KEY\" block at offset 0x0 holds a rsaEncryption (1.2.840.113549.1.1.1) key; SEV-SNP ID and author keys are ECDSA P-384 (secp384r1)"
+    );
+    let p256_pkcs8 = IdKey::from_pem(P256_PKCS8).unwrap_err();
+    assert!(matches!(&p256_pkcs8, IdKeyError::WrongKind { found, .. } if found.contains("1.2.840.10045.3.1.7")), "{p256_pkcs8}");
+    let enc = IdKey::from_pem(ENCRYPTED_SEC1).unwrap_err();
+    assert_eq!(enc, IdKeyError::Encrypted { format: "SEC1 (traditional OpenSSL)", offset: 0 });
+    assert!(enc.to_string().starts_with("encrypted SEC1 (traditional OpenSSL) key at offset 0x0: decrypt it first"), "{enc}");
 
     type Case = (&'static str, String, fn(&IdKeyError) -> bool);
     let cases: Vec<Case> = vec![
@@ -200,7 +214,7 @@ fn key_errors() {
             |e| matches!(e, IdKeyError::NoKeyBlock { found } if found == "; found only \"CERTIFICATE\""),
         ),
         ("encrypted", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n".into(), |e| {
-            matches!(e, IdKeyError::Encrypted { offset: 0 })
+            matches!(e, IdKeyError::Encrypted { format: "PKCS#8", offset: 0 })
         }),
         (
             "unterminated",
@@ -278,3 +292,32 @@ proptest! {
         let _ = IdKey::from_pem(&s);
     }
 }
+
+/// Test keys made with `openssl genpkey`/`ecparam` for these cases only.
+const RSA_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAsXXAuyPsUDunFgkT
+0S6VwmiflbmOEgQr1fggcY8BsWREdf9uxUn2xvMmriLI1J8NdnuazUhdv6UljvAi
+3YPpiQIDAQABAkAJJv2NqUiiyrDPXiB7hV+L60Fvw2YkX7qzCl0B/lIkB+W32bvY
+jEJwzIIvJXnWbinPgdgjnYeTguQ7J/uHWxdBAiEA623OKJTyNFT0gaFdohG+xL+j
+0FTH5StyGFelO2qgvW0CIQDA90Svv6JdLU19sP/Z0R12oy1Ag5W9RYvWh0HqObuX
+DQIhAI8Ng61pA9sEnCWAdbKa8b3/bHyUZ3o68fMUnpQB8HXpAiAx8IyNM3pQxQW2
+DtXYSF9oschnVuas6k/LgIvVk4VyDQIgF4aWgiUKi7UeMS3643LyI8tHsrra4y5h
+lRJv2bFMdms=
+-----END PRIVATE KEY-----
+";
+const P256_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg9CBZ7E07f7BmIZHI
+UWyZBIiNuaLGPsTldUJBLJGIzk2hRANCAARagJeCFJx+qQz85iRAlEZzb6RYASLO
+bq+MrpZpRPZarC2A21KXto3gETaOOgVBOUy9hR4OZV61Jp+l0/FeS514
+-----END PRIVATE KEY-----
+";
+const ENCRYPTED_SEC1: &str = "-----BEGIN EC PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,5B8767325B9F8D9FB0DEFA8950E056AD
+
+7K4Muqpaa8PBXhvfZ6P+uGOnSJ/pGiXUeBBgcgJm7r8+hH4lqQlyFrUt5yjTgq5t
+vR6XJC5GAPsHkXefXFeTTQkt0tDZbUtqf9rCIiFqUYYFRxxLS5QYtBwtPLmIwamY
+iV+hF6rJijmaUN4I/n6q9HAX5eW3M6ZnidtkS15CVIbDib+MOo++4zPj52cnYElS
+F2Wj1ja2kNr96IbH/4wHokjyo9LXHnRIpiXORvWJRwk=
+-----END EC PRIVATE KEY-----
+";

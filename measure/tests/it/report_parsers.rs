@@ -33,8 +33,9 @@ mod build {
         report[0x2A0..0x4A0].copy_from_slice(&sig);
     }
 
-    pub fn td_body(v15: bool) -> Vec<u8> {
-        let mut b = vec![0u8; if v15 { 648 } else { 584 }];
+    pub fn td_body(body_type: u16) -> Vec<u8> {
+        let v15 = body_type >= 3;
+        let mut b = vec![0u8; [584, 648, 885][usize::from(body_type.clamp(2, 4) - 2)]];
         b[120..128].copy_from_slice(&0x1000_0000u64.to_le_bytes());
         b[128..136].copy_from_slice(&0x61ae7u64.to_le_bytes());
         b[136..184].fill(0xAA); // MRTD
@@ -45,6 +46,10 @@ mod build {
         if v15 {
             b[600..648].fill(0xEE);
         }
+        if body_type == 4 {
+            b[648] = 2; // VM_INDEX
+            b[829..877].fill(0xCC); // CUR_SERVTD_HASH
+        }
         b
     }
 
@@ -54,7 +59,7 @@ mod build {
         q.extend_from_slice(&2u16.to_le_bytes());
         q.extend_from_slice(&0x81u32.to_le_bytes());
         q.extend_from_slice(&[0; 40]);
-        let body = td_body(body_type == 3);
+        let body = td_body(body_type);
         if version == 5 {
             q.extend_from_slice(&body_type.to_le_bytes());
             q.extend_from_slice(&declared_size.unwrap_or(body.len() as u32).to_le_bytes());
@@ -133,19 +138,25 @@ fn snp_report_bad_inputs() {
 #[test]
 fn tdx_quote_good_shapes() {
     let sig = [0x5Au8; 200];
-    for (version, body_type) in [(4, 2), (5, 2), (5, 3)] {
+    for (version, body_type) in [(4, 2), (5, 2), (5, 3), (5, 4)] {
         let q = TdxQuote::parse(&build::quote(version, body_type, None, &sig)).unwrap();
         assert_eq!(q.body.mr_td, [0xAA; 48]);
         assert_eq!(q.body.rtmr[3], [0xB3; 48]);
         assert_eq!(q.body.report_data, [0xDD; 64]);
         assert_eq!(q.body.xfam, 0x61ae7);
-        assert_eq!(q.body.mr_servicetd.is_some(), body_type == 3);
+        assert_eq!(q.body.mr_servicetd.is_some(), body_type >= 3);
+        assert_eq!(q.body.ex.as_ref().map(|e| (e.vm_index, e.cur_servtd_hash)), (body_type == 4).then_some((2, [0xCC; 48])));
         assert_eq!(q.signature_data, sig);
+        assert_eq!(q.trailing, None);
+        assert_eq!(q.len(), q.signed_len + 4 + sig.len());
     }
-    // Zero padding after the signature data, as fixed-size quote buffers carry, is accepted.
+    // Bytes after the signature data (fixed-size buffers, text tools append) are kept for a warning.
     let mut padded = build::quote(4, 2, None, &sig);
     padded.extend_from_slice(&[0; 3000]);
-    assert_eq!(TdxQuote::parse(&padded).unwrap().padding, 3000);
+    let t = TdxQuote::parse(&padded).unwrap().trailing.unwrap();
+    assert_eq!((t.offset, t.len, t.all_zero), (836, 3000, true));
+    let junk = TdxQuote::parse(&[build::quote(4, 2, None, &sig), b"\nextra\n".to_vec()].concat()).unwrap().trailing.unwrap();
+    assert_eq!(junk.to_string(), "7 bytes (not all zero) after the signature data at offset 0x344 are not part of the quote; ignored");
     // An empty signature data section is structurally fine (verification is not done here).
     assert!(TdxQuote::parse(&build::quote(5, 2, None, &[])).is_ok());
 }
@@ -178,10 +189,10 @@ fn tdx_quote_bad_inputs() {
             with(&v4, 632, &u32::MAX.to_le_bytes()),
             TdxQuoteError::SignatureDataLength { offset: 632, len: u32::MAX, available: 200 },
         ),
-        ("oversized with junk", [v4.clone(), vec![0, 1]].concat(), TdxQuoteError::Trailing { end: 836, count: 2 }),
         ("v5 no descriptor", v5[..50].to_vec(), trunc("TDX quote", "body descriptor SIZE", 50, 4, 0)),
         ("v5 SGX body", with(&v5, 48, &[1, 0]), TdxQuoteError::BodyType(1)),
-        ("v5 body type 4", with(&v5, 48, &[4, 0]), TdxQuoteError::BodyType(4)),
+        ("v5 body type 5", with(&v5, 48, &[5, 0]), TdxQuoteError::BodyType(5)),
+        ("v5 type 4 says 648", build::quote(5, 4, Some(648), &sig), TdxQuoteError::BodySize { body_type: 4, size: 648, expected: 885 }),
         (
             "v5 size lies (1.5 body says 584)",
             build::quote(5, 3, Some(584), &sig),
@@ -306,6 +317,8 @@ fn vcek_pem_may_carry_text_and_a_chain_but_only_one_p384_certificate() {
     assert_eq!(open.to_string(), "VCEK certificate (PEM): BEGIN line at offset 0x5 has no matching END line");
     let p256 = Vcek::from_pem_or_der(&testdata("p256-cert.pem")).unwrap_err();
     assert!(matches!(p256, prelaunch_measure::report::SnpSignatureError::PublicKey(_)), "{p256}");
+    // The message names the key found (issue 10: it used to print the EC OID it wanted).
+    assert!(p256.to_string().contains("id-ecPublicKey (1.2.840.10045.2.1) on prime256v1 (P-256) (1.2.840.10045.3.1.7)"), "{p256}");
 }
 
 proptest! {
