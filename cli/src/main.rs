@@ -9,7 +9,7 @@ mod kernel_kind;
 mod launch;
 mod output;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Subcommand, ValueEnum};
 
 use crate::error::CliError;
 use crate::output::Out;
@@ -27,7 +27,7 @@ Examples:
 Exit codes: 0 success, 1 error, 2 usage, 3 measurement mismatch.";
 
 /// Prepare, measure, load and verify confidential-VM launch images (AMD SEV-SNP, Intel TDX).
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(name = "prelaunch", version, about, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     /// Print only results and errors.
@@ -81,6 +81,11 @@ enum Command {
     },
 }
 
+/// The command line: the derived one, with per-subcommand adjustments derive cannot express.
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommand("load", cmd::load::tweak)
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let out = Out::new(cli.quiet, cli.verbose, cli.color);
     match cli.command {
@@ -93,7 +98,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
         Command::IdBlock(a) => cmd::id_block::run(&a, &out),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "prelaunch", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "prelaunch", &mut std::io::stdout());
             Ok(())
         }
         Command::Man { out_dir } => cmd::man::run(out_dir.as_deref()),
@@ -101,7 +106,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     if let Err(e) = run(cli) {
         match &e {
             // The comparison was already reported on stdout.

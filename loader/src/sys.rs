@@ -20,7 +20,6 @@ pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u64 {
 }
 
 /// `_IOW(type, nr, size)`.
-#[cfg(test)]
 pub const fn iow(ty: u32, nr: u32, size: usize) -> u64 {
     ioc(IOC_WRITE, ty, nr, size)
 }

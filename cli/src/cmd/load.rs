@@ -69,6 +69,11 @@ pub struct LoadArgs {
     /// hw, SNP: the ID key (PEM, ECDSA P-384) signing the ID block; an ephemeral key otherwise.
     #[arg(long, value_name = "PEM")]
     pub id_key: Option<PathBuf>,
+    /// With --platform hw: report what this host offers for SEV-SNP and TDX (VM types, guest_memfd
+    /// flags, in-place conversion, VM-level attributes, SEV and TDX capabilities, /dev/sev) and, in
+    /// one line each, whether and how each can launch; no launch arguments are needed.
+    #[arg(long)]
+    pub probe: bool,
     /// sim fault injection, for testing: partial=PAGES, eintr=EVERY, eagain=EVERY, corrupt=GPA.
     #[arg(long, value_name = "FAULT", hide = true)]
     pub sim_fault: Vec<String>,
@@ -158,7 +163,20 @@ fn tdx_hob_gpa(firmware: &[u8]) -> Option<u64> {
     img.tdvf.as_ref()?.sections.iter().find(|s| s.kind == TdvfSectionKind::TdHob).map(|s| s.gpa)
 }
 
+/// `--probe` stands alone: the launch arguments become optional (`--mode` takes a placeholder).
+pub fn tweak(cmd: clap::Command) -> clap::Command {
+    cmd.mut_arg("mode", |a| {
+        a.required(false).required_unless_present("probe").default_value_if("probe", clap::builder::ArgPredicate::IsPresent, "snp")
+    })
+}
+
 pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
+    if a.probe {
+        if a.platform != PlatformArg::Hw {
+            return usage("--probe reports what this host offers for --platform hw");
+        }
+        return super::probe::run(a.json, out);
+    }
     let mut faults = SimFaults::default();
     for f in &a.sim_fault {
         add_fault(&mut faults, f)?;

@@ -2,13 +2,10 @@
 
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::Cli;
 use crate::error::CliError;
 
 pub fn run(out_dir: Option<&Path>) -> Result<(), CliError> {
-    let cmd = Cli::command();
+    let cmd = crate::command();
     let io = |e: std::io::Error| CliError::Failed(format!("cannot write man page: {e}"));
     match out_dir {
         None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout()).map_err(io),

@@ -8,4 +8,5 @@ pub mod layout;
 pub mod load;
 pub mod man;
 pub mod measure;
+pub mod probe;
 pub mod verify;

@@ -9,6 +9,7 @@ mod load_check_guest;
 mod load_faults;
 mod load_hw;
 mod load_plan;
+mod load_probe;
 mod load_support;
 mod load_vectors;
 mod measure_extras;

@@ -1,7 +1,10 @@
 //! The KVM VM: opening /dev/kvm, probing what this KVM offers (VM types, guest_memfd flags) and
 //! creating the VM with the type the platform needs. Messages name what is missing, never an errno alone.
 
+pub mod probe;
+pub mod tdx_caps;
 pub mod uapi;
+pub mod verdict;
 
 use kvm_ioctls::{Kvm, VmFd};
 
@@ -25,6 +28,15 @@ impl VmType {
             VmType::Default => uapi::KVM_X86_DEFAULT_VM,
             VmType::Snp => uapi::KVM_X86_SNP_VM,
             VmType::Tdx => uapi::KVM_X86_TDX_VM,
+        }
+    }
+
+    /// "default", "snp" or "tdx" (the KVM_CAP_VM_TYPES names).
+    pub fn name(self) -> &'static str {
+        match self {
+            VmType::Default => "default",
+            VmType::Snp => "snp",
+            VmType::Tdx => "tdx",
         }
     }
 

@@ -7,7 +7,7 @@ use std::mem::size_of;
 
 use kvm_bindings::kvm_cpuid_entry2;
 
-use crate::sys::{KVMIO, iowr};
+use crate::sys::{KVMIO, iow, iowr};
 
 /// `KVM_CAP_USER_MEMORY2`.
 pub const KVM_CAP_USER_MEMORY2: u64 = 231;
@@ -48,6 +48,12 @@ pub struct KvmMemoryAttributes2 {
 const _: () = assert!(size_of::<KvmMemoryAttributes2>() == 128);
 
 pub const KVM_SET_MEMORY_ATTRIBUTES2: u64 = iowr(KVMIO, 0xd2, size_of::<KvmMemoryAttributes2>());
+/// `KVM_GET_DEVICE_ATTR`: `_IOW(KVMIO, 0xe2, struct kvm_device_attr)`, here on the /dev/kvm fd.
+pub const KVM_GET_DEVICE_ATTR: u64 = iow(KVMIO, 0xe2, size_of::<kvm_bindings::kvm_device_attr>());
+/// `KVM_X86_GRP_SEV` and its attribute `KVM_X86_SEV_VMSA_FEATURES` (arch/x86/include/uapi/asm/kvm.h):
+/// the SEV features KVM_SEV_INIT2's `vmsa_features` may carry on this host.
+pub const KVM_X86_GRP_SEV: u32 = 1;
+pub const KVM_X86_SEV_VMSA_FEATURES: u64 = 0;
 /// `KVM_MEMORY_ENCRYPT_OP`: `_IOWR(KVMIO, 0xba, unsigned long)`; kvm-ioctls only issues it on VM fds.
 pub const KVM_MEMORY_ENCRYPT_OP: u64 = iowr(KVMIO, 0xba, size_of::<std::ffi::c_ulong>());
 
@@ -182,6 +188,7 @@ mod tests {
         assert_eq!(offset_of!(KvmMemoryAttributes2, reserved), 40);
         assert_eq!(KVM_SET_MEMORY_ATTRIBUTES2, 0xc080_aed2);
         assert_eq!(KVM_MEMORY_ENCRYPT_OP, 0xc008_aeba);
+        assert_eq!(KVM_GET_DEVICE_ATTR, 0x4018_aee2);
     }
 
     #[test]

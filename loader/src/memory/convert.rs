@@ -13,19 +13,7 @@ use super::MemoryError;
 /// Consecutive EAGAINs without progress before giving up.
 pub const MAX_CONVERT_RETRIES: u32 = 8;
 
-/// Whether the host offers one conversion ioctl, and why not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "offered", content = "reason", rename_all = "snake_case")]
-pub enum Offer {
-    Yes,
-    No(String),
-}
-
-impl Offer {
-    pub fn offered(&self) -> bool {
-        matches!(self, Offer::Yes)
-    }
-}
+pub use crate::kvm::probe::Offer;
 
 /// What this host offers for conversion to private.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
