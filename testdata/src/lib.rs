@@ -8,6 +8,8 @@
 //! - [`Corruption`] and [`apply`]: named corruptions, each with the verdict ([`Expect`]) a correct
 //!   parser must reach.
 //! - [`mutate()`]: random byte mutations biased towards the structures.
+//! - [`Stress`]: worst-case shapes (thousands of overlapping or disjoint sections) for the time and
+//!   memory bounds.
 //!
 //! Everything is deterministic: the same inputs give the same bytes on every platform.
 
@@ -19,6 +21,7 @@ pub mod mutate;
 pub mod random;
 pub mod rng;
 pub mod sev;
+pub mod stress;
 pub mod tdvf;
 
 pub use corrupt::{Corruption, Expect, NotApplicable, Part, Platform, apply};
@@ -28,4 +31,5 @@ pub use mutate::{mutate, mutate_in};
 pub use random::{random_snp_layout, random_tdx_layout};
 pub use rng::Rng;
 pub use sev::{SevItem, SevKind};
+pub use stress::Stress;
 pub use tdvf::{MR_EXTEND, PAGE_AUG, TdvfSection, TdvfType};

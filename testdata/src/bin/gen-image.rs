@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use prelaunch_testdata::corrupt::parse_u64;
-use prelaunch_testdata::{Corruption, ImageBuilder, random_snp_layout, random_tdx_layout};
+use prelaunch_testdata::{Corruption, ImageBuilder, Stress, random_snp_layout, random_tdx_layout};
 
 const USAGE: &str = "\
 usage: gen-image --preset ovmf|amdsev|tdvf|svsm [--size BYTES] [--seed N] [OPTIONS]
        gen-image --random-snp SEED [OPTIONS]
        gen-image --random-tdx SEED [OPTIONS]
+       gen-image --stress sev-overlap|sev-disjoint|tdvf-overlap|tdvf-disjoint|tdvf-legacy|tdvf-zeros
+                 [--count N] [--size BYTES] [OPTIONS]
        gen-image --list-corruptions
 
 options:
@@ -16,12 +18,14 @@ options:
   --describe         print the layout as JSON on stdout
   --corrupt NAME[=N] apply a named corruption (repeatable, applied in order)
 
-BYTES and N are decimal or 0x-hex; BYTES may end in K or M (KiB, MiB). Defaults: --size 2M, --seed 0.";
+BYTES and N are decimal or 0x-hex; BYTES may end in K or M (KiB, MiB). Defaults: --size 2M, --seed 0,
+--count: as many as fit the image.";
 
 struct Args {
     source: Option<Source>,
     size: usize,
     seed: u64,
+    count: Option<usize>,
     out: Option<String>,
     describe: bool,
     corrupt: Vec<Corruption>,
@@ -32,6 +36,7 @@ enum Source {
     Preset(String),
     RandomSnp(u64),
     RandomTdx(u64),
+    Stress(Stress),
 }
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -44,10 +49,10 @@ fn parse_size(s: &str) -> Option<usize> {
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { source: None, size: 2 << 20, seed: 0, out: None, describe: false, corrupt: Vec::new(), list: false };
+    let mut a = Args { source: None, size: 2 << 20, seed: 0, count: None, out: None, describe: false, corrupt: Vec::new(), list: false };
     let set_source = |a: &mut Args, s: Source| {
         if a.source.replace(s).is_some() {
-            return Err("give one of --preset, --random-snp, --random-tdx".to_string());
+            return Err("give one of --preset, --random-snp, --random-tdx, --stress".to_string());
         }
         Ok(())
     };
@@ -67,6 +72,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 let v = num(value("--random-tdx")?, "--random-tdx")?;
                 set_source(&mut a, Source::RandomTdx(v))?;
             }
+            "--stress" => {
+                let v = value("--stress")?;
+                let k = Stress::from_name(&v)
+                    .ok_or_else(|| format!("--stress: unknown shape {v:?} ({})", Stress::ALL.map(|k| k.name()).join(", ")))?;
+                set_source(&mut a, Source::Stress(k))?;
+            }
+            "--count" => a.count = Some(usize::try_from(num(value("--count")?, "--count")?).map_err(|_| "--count: too large")?),
             "--size" => {
                 let v = value("--size")?;
                 a.size = parse_size(&v).ok_or_else(|| format!("--size: not a size: {v:?}"))?;
@@ -90,7 +102,7 @@ fn run(a: Args) -> Result<(), String> {
         }
         return Ok(());
     }
-    let builder = match a.source.ok_or("give --preset, --random-snp or --random-tdx")? {
+    let builder = match a.source.ok_or("give --preset, --random-snp, --random-tdx or --stress")? {
         Source::Preset(p) => match p.as_str() {
             "ovmf" => ImageBuilder::ovmf_like(a.size),
             "amdsev" => ImageBuilder::amdsev_like(a.size),
@@ -103,6 +115,7 @@ fn run(a: Args) -> Result<(), String> {
         .seed(a.seed),
         Source::RandomSnp(s) => random_snp_layout(s),
         Source::RandomTdx(s) => random_tdx_layout(s),
+        Source::Stress(k) => k.builder(a.size, a.count.unwrap_or(usize::MAX)).seed(a.seed),
     };
     if a.out.is_none() && !a.describe {
         return Err("nothing to do: give --out FILE and/or --describe".into());
