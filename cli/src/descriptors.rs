@@ -115,13 +115,19 @@ pub fn load() -> (Vec<Descriptor>, Vec<Skipped>) {
     (found, skipped)
 }
 
-/// Reads one descriptor; `Ok(None)` for an empty (masking) file.
+/// Reads one descriptor (bounded, never blocking on a FIFO); `Ok(None)` for an empty (masking) file.
 fn read(path: &Path) -> Result<Option<Descriptor>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    if text.trim().is_empty() {
+    let text = prelaunch_files::Input::open(path, prelaunch_files::Kind::DESCRIPTOR).map_err(|e| e.to_string())?;
+    parse(&text, path)
+}
+
+/// Parses a descriptor's bytes; `Ok(None)` for an empty (masking) file. `source` is recorded as
+/// where it came from.
+pub fn parse(text: &[u8], source: &Path) -> Result<Option<Descriptor>, String> {
+    if text.trim_ascii().is_empty() {
         return Ok(None);
     }
-    let raw: Raw = serde_json::from_str(&text).map_err(|e| format!("not a firmware descriptor: {e}"))?;
+    let raw: Raw = serde_json::from_slice(text).map_err(|e| format!("not a firmware descriptor: {e}"))?;
     let (executable, format, mode) = match raw.mapping.device.as_str() {
         "flash" => {
             let exe = raw.mapping.executable.as_ref().ok_or("flash mapping without an executable")?;
@@ -131,7 +137,7 @@ fn read(path: &Path) -> Result<Option<Descriptor>, String> {
         other => return Err(format!("mapping device {other:?} is not a firmware image prelaunch can read")),
     };
     Ok(Some(Descriptor {
-        source: path.to_path_buf(),
+        source: source.to_path_buf(),
         description: raw.description,
         device: raw.mapping.device,
         mode,
@@ -177,7 +183,7 @@ impl ImageVerdict {
 
 /// Inspects the descriptor's executable; `None` when it cannot be read or parsed.
 pub fn verdict(d: &Descriptor) -> Option<ImageVerdict> {
-    let f = prelaunch_loader::file::MappedFile::open(&d.executable).ok()?;
+    let f = prelaunch_files::Input::open(&d.executable, prelaunch_files::Kind::FIRMWARE).ok()?;
     let img = prelaunch_measure::FirmwareImage::parse(&f).ok()?;
     let s = img.support();
     Some(ImageVerdict {

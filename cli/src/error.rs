@@ -52,12 +52,12 @@ pub trait Context<T> {
 
 impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     fn in_file(self, path: &std::path::Path) -> Result<T, CliError> {
-        self.map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))
+        self.map_err(|e| CliError::Failed(format!("{}: {e}", prelaunch_files::show(path))))
     }
 }
 
-impl From<prelaunch_loader::file::FileError> for CliError {
-    fn from(e: prelaunch_loader::file::FileError) -> Self {
+impl From<prelaunch_files::FileError> for CliError {
+    fn from(e: prelaunch_files::FileError) -> Self {
         CliError::Failed(e.to_string())
     }
 }

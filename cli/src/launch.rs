@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::{Sha256, Sha256Digest};
 use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
@@ -221,8 +221,10 @@ pub struct LaunchArgs {
 pub struct Launch {
     pub args: LaunchArgs,
     pub plan: LaunchPlan,
-    pub firmware: MappedFile,
-    pub svsm: Option<MappedFile>,
+    pub firmware: Input,
+    pub svsm: Option<Input>,
+    /// The OVMF_VARS size (snp:svsm), from --vars-size or the length of --vars-file.
+    pub vars_size: Option<u64>,
     /// Kernel, initrd (hashes and paths), when given.
     pub payload: Option<Payload>,
     pub vcpus: VcpuList,
@@ -334,7 +336,11 @@ impl LaunchArgs {
         };
         match crate::descriptors::best_for(want) {
             Some(d) => {
-                out.warn(&format!("no --ovmf given; using {} from firmware descriptor {}", d.executable.display(), d.source.display()));
+                out.warn(&format!(
+                    "no --ovmf given; using {} from firmware descriptor {}",
+                    prelaunch_files::show(&d.executable),
+                    prelaunch_files::show(&d.source)
+                ));
                 Ok(d.executable)
             }
             None => usage(format!(
@@ -348,12 +354,13 @@ impl LaunchArgs {
         self.validate()?;
         let vmm = self.vmm()?;
         let fw_path = self.firmware_path(out)?;
-        let firmware = MappedFile::open(&fw_path)?;
+        let firmware = Input::open(&fw_path, Kind::FIRMWARE)?;
         let fw = FirmwareImage::parse(&firmware).in_file(&fw_path)?;
         let vcpus = self.vcpus.clone().unwrap_or(VcpuList(vec![1]));
         let vcpu_sig = self.vcpu_sig();
         let payload = self.payload(out)?;
         let mut svsm_file = None;
+        let mut vars = None;
         let plan = match self.mode {
             ModeArg::Tdx => {
                 if payload.is_some() {
@@ -376,10 +383,11 @@ impl LaunchArgs {
                 let svsm = match (&self.svsm, self.mode) {
                     (Some(p), ModeArg::SnpSvsm) => {
                         let vars_size = match &self.vars_file {
-                            Some(v) => std::fs::metadata(v).map_err(|e| CliError::Failed(format!("{}: {e}", v.display())))?.len(),
+                            Some(v) => prelaunch_files::byte_size(v, Kind::VARS)?,
                             None => self.vars_size.unwrap_or(0),
                         };
-                        svsm_file = Some(MappedFile::open(p)?);
+                        svsm_file = Some(Input::open(p, Kind::FIRMWARE)?);
+                        vars = Some(vars_size);
                         Some((p.clone(), vars_size))
                     }
                     _ => None,
@@ -411,7 +419,7 @@ impl LaunchArgs {
                 Some(prelaunch_measure::snp::digest::Resume { ld, after_ops: prelaunch_measure::snp::digest::firmware_prefix(&plan) })
             }
         };
-        Ok(Launch { args: self.clone(), plan, firmware, svsm: svsm_file, payload, vcpus, vcpu_sig, vmm, resume })
+        Ok(Launch { args: self.clone(), plan, firmware, svsm: svsm_file, vars_size: vars, payload, vcpus, vcpu_sig, vmm, resume })
     }
 
     /// Hashes the direct-boot payload (kernel and initrd in parallel, each read once from its mapping).
@@ -420,14 +428,20 @@ impl LaunchArgs {
             return Ok(None);
         }
         let append = self.append.as_ref().map(os_bytes);
-        let hash_file = |p: &PathBuf| -> Result<(Sha256Digest, bool), CliError> {
-            let f = MappedFile::open(p)?;
+        let hash_file = |p: &PathBuf, kind: Kind| -> Result<(Sha256Digest, bool), CliError> {
+            let f = Input::open(p, kind)?;
             Ok((Sha256::digest(&f), crate::kernel_kind::looks_bootable(&f)))
         };
-        let (k, i) = rayon::join(|| self.kernel.as_ref().map(hash_file).transpose(), || self.initrd.as_ref().map(hash_file).transpose());
+        let (k, i) = rayon::join(
+            || self.kernel.as_ref().map(|p| hash_file(p, Kind::KERNEL)).transpose(),
+            || self.initrd.as_ref().map(|p| hash_file(p, Kind::INITRD)).transpose(),
+        );
         let (k, i) = (k?, i?);
         if let (Some((_, false)), Some(p)) = (&k, &self.kernel) {
-            out.warn(&format!("{}: not a bootable kernel (no PE/EFI or bzImage header found); measuring its bytes as given", p.display()));
+            out.warn(&format!(
+                "{}: not a bootable kernel (no PE/EFI or bzImage header found); measuring its bytes as given",
+                prelaunch_files::show(p)
+            ));
         }
         let kernel = k.map(|k| k.0).or(self.kernel_hash).unwrap_or_default();
         let initrd = i.map(|i| i.0).or(self.initrd_hash).unwrap_or_else(|| Sha256::digest(&[]));

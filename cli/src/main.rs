@@ -98,7 +98,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
         Command::IdBlock(a) => cmd::id_block::run(&a, &out),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "prelaunch", &mut std::io::stdout());
+            // Rendered into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "prelaunch", &mut script);
+            output::stdout_bytes(&script);
             Ok(())
         }
         Command::Man { out_dir } => cmd::man::run(out_dir.as_deref()),
@@ -106,12 +109,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() {
-    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
-    if let Err(e) = run(cli) {
+    let matches = command().try_get_matches().unwrap_or_else(|e| output::clap_exit(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| output::clap_exit(e));
+    let result = run(cli);
+    output::finish();
+    if let Err(e) = result {
         match &e {
             // The comparison was already reported on stdout.
             CliError::Mismatch(m) if m.is_empty() => {}
-            _ => eprintln!("prelaunch: error: {e}"),
+            _ => errln!("prelaunch: error: {e}"),
         }
         std::process::exit(e.exit_code());
     }

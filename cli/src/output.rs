@@ -1,6 +1,17 @@
-//! Output conventions: JSON documents, colour only on a terminal, quiet and verbose levels.
+//! Output conventions: JSON documents, colour only on a terminal, quiet and verbose levels; and every
+//! write to standard output and standard error of the program (`outln!`, `out!`, `errln!`, `err!`).
+//!
+//! Writes never panic (`println!` does, with exit 101, on a closed pipe or a full disk):
+//! - **Closed pipe** (EPIPE, `prelaunch measure --vcpus 1-4096 ... | head -1`): the rest of the
+//!   output is discarded quietly and the command finishes as if it had been read, with the exit code
+//!   it would have had. Not exit 0 at once: `verify ... | head -1` must still exit 3 on a mismatch,
+//!   or a closed pipe would turn a mismatch into a yes.
+//! - **Any other write error** (ENOSPC from `>/dev/full`, EIO): a message on stderr and exit 1 at once.
+//! - **Standard error** failing as well: nothing is left to tell, so its errors are ignored.
 
-use std::io::IsTerminal;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -42,7 +53,7 @@ impl Out {
     /// A warning on stderr (suppressed by `-q`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("prelaunch: warning: {msg}");
+            crate::errln!("prelaunch: warning: {msg}");
         }
     }
 }
@@ -59,8 +70,99 @@ pub enum Style {
 /// Prints a JSON document on stdout.
 pub fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
     let s = serde_json::to_string_pretty(v).map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
-    println!("{s}");
+    crate::outln!("{s}");
     Ok(())
+}
+
+/// Set once a write to stdout met a closed pipe: later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout under the rules in the module documentation. Use `outln!`/`out!`.
+pub fn stdout_fmt(args: fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let r = std::io::stdout().lock().write_fmt(args);
+    if let Err(e) = r {
+        stdout_failed(e);
+    }
+}
+
+/// Writes bytes (a rendered man page, a completion script) to stdout under the same rules.
+pub fn stdout_bytes(b: &[u8]) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let r = std::io::stdout().lock().write_all(b);
+    if let Err(e) = r {
+        stdout_failed(e);
+    }
+}
+
+/// Writes to stderr, ignoring errors (there is nowhere left to report them). Use `errln!`/`err!`.
+pub fn stderr_fmt(args: fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// Prints clap's help, version or usage error through these rules and exits with clap's code (0
+/// for help and version, 2 for usage). clap's own `exit` ignores write errors.
+pub fn clap_exit(e: clap::Error) -> ! {
+    let to_stderr = e.use_stderr();
+    let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let styled = e.render();
+    let text = if terminal && std::env::var_os("NO_COLOR").is_none() { styled.ansi().to_string() } else { styled.to_string() };
+    if to_stderr {
+        stderr_fmt(format_args!("{text}"));
+    } else {
+        stdout_fmt(format_args!("{text}"));
+        finish();
+    }
+    std::process::exit(e.exit_code())
+}
+
+/// Flushes stdout before the process exits (buffered lines would otherwise fail unseen at exit).
+pub fn finish() {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = std::io::stdout().lock().flush() {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        return;
+    }
+    stderr_fmt(format_args!("prelaunch: error: cannot write to standard output: {e}\n"));
+    std::process::exit(crate::error::EXIT_ERROR);
+}
+
+/// `println!` on stdout without the panic (see the module documentation).
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::stdout_fmt(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::stdout_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` on stdout without the panic.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::stdout_fmt(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` without the panic.
+#[macro_export]
+macro_rules! errln {
+    () => { $crate::output::stderr_fmt(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::stderr_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprint!` without the panic.
+#[macro_export]
+macro_rules! err {
+    ($($arg:tt)*) => { $crate::output::stderr_fmt(format_args!($($arg)*)) };
 }
 
 /// `0x…` for addresses in human output.

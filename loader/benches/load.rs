@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind};
 use prelaunch_loader::{CheckedPlan, LoadOptions, LoadReport, load};
 use prelaunch_measure::plan::{InputFile, Inputs, LaunchPlan, Mode, OpKind, Operation, PLAN_VERSION, Region, Source, TdxPolicy};
 
@@ -42,7 +42,7 @@ fn main() {
     let path = dir.path().join("image.bin");
     let bytes: Vec<u8> = (0..SIZE).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&path, &bytes).expect("write image");
-    let file = MappedFile::open(&path).expect("map image");
+    let file = Input::open(&path, Kind::FIRMWARE).expect("map image");
 
     // Baseline: the same mapped bytes into a buffer whose pages are already faulted in.
     let mut dst = vec![1u8; SIZE as usize];

@@ -7,13 +7,14 @@
 //!   the TDX module) and `hw` (the SNP and TDX KVM ioctls).
 //! - [`record`]: the platform's per-page record and where it first differs from the plan.
 //! - [`guest_check`]: a vCPU reads the loaded bytes back through guest-physical addresses.
-//! - [`kvm`]: the VM, capability probes, and the uAPI kvm-bindings lacks; [`file`]: mapped inputs.
+//! - [`kvm`]: the VM, capability probes, and the uAPI kvm-bindings lacks. Input files are opened
+//!   by `prelaunch-files`, so that the pure commands need nothing of this crate.
 //!
-//! All `unsafe` and every ioctl of the project live in this crate.
+//! Every ioctl of the project, and all `unsafe` but the SIMD dispatch (`mbhash`) and the file
+//! mappings (`prelaunch-files`), live in this crate.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod error;
-pub mod file;
 pub mod guest_check;
 pub mod kvm;
 pub mod load;

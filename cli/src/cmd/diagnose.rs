@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Args;
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::digest;
 use prelaunch_measure::plan::sev::{AmdConfig, build, firmware_only};
@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::error::{CliError, Context};
 use crate::launch::parse_int;
 use crate::output::{Out, Style, print_json};
+use crate::{err, errln, outln};
 
 /// Guest feature values seen in practice: SNPActive alone, with DebugSwap (KVM's default since 6.7),
 /// with SecureTSC, with the injection modes and with the IBS/BTB isolation bits.
@@ -66,7 +67,7 @@ struct Candidate {
 pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
     let (_, ev) = crate::cmd::verify::read_evidence(&a.report)?;
     let target = *ev.launch_measurement();
-    let fw_file = MappedFile::open(&a.ovmf)?;
+    let fw_file = Input::open(&a.ovmf, Kind::FIRMWARE)?;
     let img = FirmwareImage::parse(&fw_file).in_file(&a.ovmf)?;
     let started = Instant::now();
     let (found, searched, space) = match ev {
@@ -78,17 +79,17 @@ pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
         print_json(&json!({"kind": ev.kind(), "measurement": hex::encode(target), "match": !found.is_empty(),
             "configurations": found, "searched": searched, "search_space": space, "elapsed_ms": elapsed.as_millis() as u64}))?;
     } else {
-        println!("{} {}", out.paint(Style::Bold, ev.kind()), hex::encode(target));
-        println!("searched {searched} configurations ({space}) in {:.2} s", elapsed.as_secs_f64());
+        outln!("{} {}", out.paint(Style::Bold, ev.kind()), hex::encode(target));
+        outln!("searched {searched} configurations ({space}) in {:.2} s", elapsed.as_secs_f64());
         for f in &found {
-            println!("{} {}", out.paint(Style::Good, "match:"), f["command"].as_str().unwrap_or_default());
+            outln!("{} {}", out.paint(Style::Good, "match:"), f["command"].as_str().unwrap_or_default());
         }
     }
     if found.is_empty() {
         return Err(CliError::Mismatch(format!(
             "no configuration in the search space produces {}: check that {} is the exact firmware the guest booted, and the kernel, initrd and command line",
             hex::encode(target),
-            a.ovmf.display()
+            prelaunch_files::show(&a.ovmf)
         )));
     }
     Ok(())
@@ -100,8 +101,8 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
     let payload = match &a.kernel {
         None => None,
         Some(k) => {
-            let kb = MappedFile::open(k)?;
-            let ib = a.initrd.as_ref().map(MappedFile::open).transpose()?;
+            let kb = Input::open(k, Kind::KERNEL)?;
+            let ib = a.initrd.as_ref().map(|p| Input::open(p, Kind::INITRD)).transpose()?;
             use std::os::unix::ffi::OsStrExt;
             Some(KernelHashes::new(&kb, ib.as_deref(), a.append.as_ref().map(|s| s.as_bytes())))
         }
@@ -157,13 +158,13 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
             }
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if progress && (n.is_multiple_of(8) || n == total) {
-                eprint!("\rdiagnose: {n}/{total} walks ({} configurations)", n * a.max_vcpus as usize);
+                err!("\rdiagnose: {n}/{total} walks ({} configurations)", n * a.max_vcpus as usize);
             }
             hits
         })
         .collect();
     if progress {
-        eprintln!();
+        errln!();
     }
     let space = format!(
         "vCPUs 1-{}, VMMs QEMU/ec2/gce, {} vCPU signatures, {} guest feature values, kernel hashes {}",

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::descriptors::{self, CC_FEATURES, Descriptor};
 use crate::error::CliError;
+use crate::outln;
 use crate::output::{Out, Style, print_json};
 
 #[derive(Subcommand, Debug)]
@@ -31,23 +32,23 @@ pub fn run(c: &FirmwareCommand, out: &Out) -> Result<(), CliError> {
         }));
     }
     if found.is_empty() && skipped.is_empty() {
-        println!(
+        outln!(
             "no firmware descriptors found in {}",
             descriptors::dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     for (d, r) in found.iter().zip(&rows) {
-        println!("{}", out.paint(Style::Bold, &d.source.display().to_string()));
+        outln!("{}", out.paint(Style::Bold, &d.source.display().to_string()));
         if !d.description.is_empty() {
-            println!("  {}", d.description);
+            outln!("  {}", d.description);
         }
-        println!("  executable   {} ({}, {}, {})", d.executable.display(), d.device, d.mode, d.format);
+        outln!("  executable   {} ({}, {}, {})", d.executable.display(), d.device, d.mode, d.format);
         let cc: Vec<&str> = d.features.iter().map(String::as_str).filter(|f| CC_FEATURES.contains(f)).collect();
-        println!("  advertises   {}", if cc.is_empty() { "no confidential-computing features".into() } else { cc.join(", ") });
+        outln!("  advertises   {}", if cc.is_empty() { "no confidential-computing features".into() } else { cc.join(", ") });
         match r["image"].as_object() {
             Some(img) => {
                 let yn = |k: &str| if img[k].as_bool() == Some(true) { "yes" } else { "no" };
-                println!(
+                outln!(
                     "  image        SEV-SNP {}, SEV-ES {}, kernel hashes {}, TDX {}",
                     yn("snp"),
                     yn("sev_es"),
@@ -55,10 +56,10 @@ pub fn run(c: &FirmwareCommand, out: &Out) -> Result<(), CliError> {
                     yn("tdx")
                 );
             }
-            None => println!("  image        {}", out.paint(Style::Warn, r["image_error"].as_str().unwrap_or("unreadable"))),
+            None => outln!("  image        {}", out.paint(Style::Warn, r["image_error"].as_str().unwrap_or("unreadable"))),
         }
         for m in r["mismatches"].as_array().into_iter().flatten() {
-            println!("  {} {}", out.paint(Style::Bad, "!"), m.as_str().unwrap_or_default());
+            outln!("  {} {}", out.paint(Style::Bad, "!"), m.as_str().unwrap_or_default());
         }
     }
     for s in &skipped {
@@ -75,10 +76,10 @@ fn row(d: &Descriptor) -> Value {
     } else if d.format != "raw" {
         Some(format!("{} images are not inspected", d.format))
     } else {
-        Some(match prelaunch_loader::file::MappedFile::open(&d.executable) {
+        Some(match prelaunch_files::Input::open(&d.executable, prelaunch_files::Kind::FIRMWARE) {
             Err(e) => e.to_string(),
             Ok(f) => match prelaunch_measure::FirmwareImage::parse(&f) {
-                Err(e) => format!("{}: {e}", d.executable.display()),
+                Err(e) => format!("{}: {e}", prelaunch_files::show(&d.executable)),
                 Ok(_) => "unreadable".into(),
             },
         })

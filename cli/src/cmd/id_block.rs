@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::error::{CliError, Context, usage};
 use crate::launch::parse_int;
+use crate::outln;
 use crate::output::{Out, print_json};
 
 #[derive(Args, Debug)]
@@ -61,7 +62,7 @@ fn measurement(s: &str) -> Result<[u8; 48], CliError> {
 }
 
 fn key(path: &PathBuf) -> Result<IdKey, CliError> {
-    let pem = std::fs::read(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    let pem = prelaunch_files::Input::open(path, prelaunch_files::Kind::KEY)?;
     IdKey::from_pem_bytes(&pem).in_file(path)
 }
 
@@ -78,11 +79,10 @@ pub fn run(a: &IdBlockArgs, _out: &Out) -> Result<(), CliError> {
     let id_digest = signed.id_key_digest();
     let author_digest = signed.author_key_digest();
     if let Some(dir) = &a.out_dir {
-        let io = |e: std::io::Error| CliError::Failed(format!("{}: {e}", dir.display()));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        std::fs::write(dir.join("id_block.bin"), signed.block.to_bytes()).map_err(io)?;
-        std::fs::write(dir.join("id_auth.bin"), signed.auth.to_bytes()).map_err(io)?;
-        std::fs::write(dir.join("qemu-args.txt"), format!("{qemu}\n")).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("{}: {e}", prelaunch_files::show(dir))))?;
+        prelaunch_files::write_atomic(dir.join("id_block.bin"), &signed.block.to_bytes())?;
+        prelaunch_files::write_atomic(dir.join("id_auth.bin"), &signed.auth.to_bytes())?;
+        prelaunch_files::write_atomic(dir.join("qemu-args.txt"), format!("{qemu}\n").as_bytes())?;
     }
     if a.json {
         return print_json(&json!({
@@ -93,10 +93,10 @@ pub fn run(a: &IdBlockArgs, _out: &Out) -> Result<(), CliError> {
             "author_key_digest": author_digest.map(hex::encode),
         }));
     }
-    println!("{qemu}");
-    println!("id_key_digest: {} ({})", hex::encode(id_digest), STANDARD.encode(id_digest));
+    outln!("{qemu}");
+    outln!("id_key_digest: {} ({})", hex::encode(id_digest), STANDARD.encode(id_digest));
     if let Some(d) = author_digest {
-        println!("author_key_digest: {} ({})", hex::encode(d), STANDARD.encode(d));
+        outln!("author_key_digest: {} ({})", hex::encode(d), STANDARD.encode(d));
     }
     Ok(())
 }

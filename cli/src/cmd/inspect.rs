@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind, show};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::Sha256;
 use prelaunch_measure::image::{FOUR_GIB, Support};
@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Context};
+use crate::outln;
 use crate::output::{Out, Style, hex, print_json};
 
 #[derive(Args, Debug)]
@@ -23,7 +24,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: &InspectArgs, out: &Out) -> Result<(), CliError> {
-    let file = MappedFile::open(&a.firmware)?;
+    let file = Input::open(&a.firmware, Kind::FIRMWARE)?;
     let img = FirmwareImage::parse(&file).in_file(&a.firmware)?;
     let support = img.support();
     let sha256 = hex::encode(Sha256::digest(&file));
@@ -87,14 +88,14 @@ pub fn document(img: &FirmwareImage<'_>, support: &Support, sha256: &str) -> Val
 
 fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, sha256: &str, out: &Out) {
     let b = |s: &str| out.paint(Style::Bold, s);
-    println!("{}", b(&path.display().to_string()));
-    println!("  size        {} ({} KiB)", hex(img.len()), img.len() / 1024);
-    println!("  sha256      {sha256}");
-    println!("  maps at     [{}, {}) (ends at 4 GiB)", hex(img.gpa_base()), hex(FOUR_GIB));
+    outln!("{}", b(&show(path).to_string()));
+    outln!("  size        {} ({} KiB)", hex(img.len()), img.len() / 1024);
+    outln!("  sha256      {sha256}");
+    outln!("  maps at     [{}, {}) (ends at 4 GiB)", hex(img.gpa_base()), hex(FOUR_GIB));
     match &img.footer {
-        None => println!("{}\n  none (no footer GUID at 32 bytes before the end)", b("Footer GUID table")),
+        None => outln!("{}\n  none (no footer GUID at 32 bytes before the end)", b("Footer GUID table")),
         Some(t) => {
-            println!("{} ({} entries from {})", b("Footer GUID table"), t.entries.len(), hex(t.start as u64));
+            outln!("{} ({} entries from {})", b("Footer GUID table"), t.entries.len(), hex(t.start as u64));
             for e in &t.entries {
                 let what = match e.name() {
                     Some("sev_es_reset_block") => {
@@ -114,19 +115,19 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
                     }
                     _ => format!("unknown entry, {} data bytes", e.data.len()),
                 };
-                println!("  {}  {what}", out.paint(Style::Dim, &e.guid.to_string()));
+                outln!("  {}  {what}", out.paint(Style::Dim, &e.guid.to_string()));
             }
         }
     }
     if let Some(m) = &img.sev_metadata {
-        println!("{} (\"ASEV\" v{} at {}, {} sections)", b("SEV metadata"), m.version, hex(m.offset as u64), m.sections.len());
+        outln!("{} (\"ASEV\" v{} at {}, {} sections)", b("SEV metadata"), m.version, hex(m.offset as u64), m.sections.len());
         for s in &m.sections {
-            println!("  [{:>10}, {:>10})  {:<18} {}", hex(s.gpa), hex(s.gpa + s.size), s.kind.name().to_uppercase(), s.kind.purpose());
+            outln!("  [{:>10}, {:>10})  {:<18} {}", hex(s.gpa), hex(s.gpa + s.size), s.kind.name().to_uppercase(), s.kind.purpose());
         }
     }
     if let Some(m) = &img.tdvf {
         let how = if m.legacy_pointer { ", found through the legacy end-0x20 pointer" } else { "" };
-        println!("{} (\"TDVF\" at {}{how}, {} sections)", b("TDX metadata"), hex(m.offset as u64), m.sections.len());
+        outln!("{} (\"TDVF\" at {}{how}, {} sections)", b("TDX metadata"), hex(m.offset as u64), m.sections.len());
         for s in &m.sections {
             let data =
                 if s.raw_size > 0 { format!("file {}+{}", hex(s.data_offset as u64), hex(s.raw_size as u64)) } else { "no data".into() };
@@ -136,7 +137,7 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
                 .map(|a| a.1)
                 .collect::<Vec<_>>()
                 .join("|");
-            println!(
+            outln!(
                 "  [{:>10}, {:>10})  {:<13} {:<22} {:<10} {}",
                 hex(s.gpa),
                 hex(s.gpa + s.memory_size),
@@ -147,16 +148,16 @@ fn summary(path: &std::path::Path, img: &FirmwareImage<'_>, support: &Support, s
             );
         }
     }
-    println!("{}", b("Supports"));
+    outln!("{}", b("Supports"));
     for (name, reasons) in
         [("SEV-SNP", &support.snp), ("SEV-ES", &support.sev_es), ("kernel hashes", &support.kernel_hashes), ("TDX", &support.tdx)]
     {
         if reasons.is_empty() {
-            println!("  {name:<14} {}", out.paint(Style::Good, "yes"));
+            outln!("  {name:<14} {}", out.paint(Style::Good, "yes"));
         } else {
-            println!("  {name:<14} {}: {}", out.paint(Style::Bad, "no"), reasons[0]);
+            outln!("  {name:<14} {}: {}", out.paint(Style::Bad, "no"), reasons[0]);
             for r in &reasons[1..] {
-                println!("  {:<14}     {r}", "");
+                outln!("  {:<14}     {r}", "");
             }
         }
     }

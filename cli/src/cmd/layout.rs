@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::launch::LaunchArgs;
+use crate::outln;
 use crate::output::{Out, Style, hex, print_json};
 
 #[derive(Args, Debug)]
@@ -38,10 +39,10 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
         return print_json(&doc);
     }
     let b = |s: &str| out.paint(Style::Bold, s);
-    println!("{} {} ({})", b("Launch plan"), plan.mode.name(), launch.firmware_path().display());
-    println!("{}", b("Regions (2 MiB aligned; one guest_memfd each)"));
+    outln!("{} {} ({})", b("Launch plan"), plan.mode.name(), launch.firmware_path().display());
+    outln!("{}", b("Regions (2 MiB aligned; one guest_memfd each)"));
     for (r, s) in plan.regions.iter().zip(&st.regions) {
-        println!(
+        outln!(
             "  {:<18} [{:>12}, {:>12})  {:>6} KiB  gmem+{}  {} of {} 2 MiB frames hold only file bytes",
             r.name,
             hex(r.gpa),
@@ -52,7 +53,7 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
             s.frames_2m
         );
     }
-    println!("{}", b("Populate runs"));
+    outln!("{}", b("Populate runs"));
     for (i, op) in plan.operations.iter().enumerate() {
         if op.is_vmsa() {
             continue;
@@ -62,14 +63,14 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
             Source::File { file, offset } => format!("{file}+{}", hex(*offset)),
             Source::Page { page } => format!("generated {page}"),
         };
-        println!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(4096));
+        outln!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(4096));
     }
     if st.vmsas > 0 {
-        println!("  + {} VMSA(s), measured at launch finish", st.vmsas);
+        outln!("  + {} VMSA(s), measured at launch finish", st.vmsas);
     }
-    println!("{}", b("Statistics"));
-    println!("  populate calls     {} in 4 KiB steps, {} as merged runs", st.calls_4k, st.calls_merged);
-    println!("  file bytes         {} KiB, {:.0}% of them in whole 2 MiB frames", st.file_bytes / 1024, st.whole_frame_share * 100.0);
-    println!("  digest             {}", plan.digest.as_deref().unwrap_or("-"));
+    outln!("{}", b("Statistics"));
+    outln!("  populate calls     {} in 4 KiB steps, {} as merged runs", st.calls_4k, st.calls_merged);
+    outln!("  file bytes         {} KiB, {:.0}% of them in whole 2 MiB frames", st.file_bytes / 1024, st.whole_frame_share * 100.0);
+    outln!("  digest             {}", plan.digest.as_deref().unwrap_or("-"));
     Ok(())
 }

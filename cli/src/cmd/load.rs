@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind, show};
 use prelaunch_loader::guest_check::GuestCheckReport;
 use prelaunch_loader::memory::convert::ConversionPath;
 use prelaunch_loader::platform::DigestSource;
@@ -25,6 +25,7 @@ use serde_json::json;
 use crate::error::{CliError, Context, failed, usage};
 use crate::launch::{LaunchArgs, parse_int};
 use crate::output::{Out, Style, hex, print_json};
+use crate::{errln, outln};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlatformArg {
@@ -82,8 +83,8 @@ pub struct LoadArgs {
 /// The plan and the files its operations read.
 struct Loaded {
     plan: LaunchPlan,
-    firmware: MappedFile,
-    svsm: Option<MappedFile>,
+    firmware: Input,
+    svsm: Option<Input>,
 }
 
 impl Loaded {
@@ -97,16 +98,16 @@ impl Loaded {
 }
 
 fn read_plan(a: &LoadArgs, path: &Path, out: &Out) -> Result<Loaded, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    let text = Input::open(path, Kind::PLAN)?;
     let plan: LaunchPlan =
-        serde_json::from_str(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", path.display())))?;
+        serde_json::from_slice(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", show(path))))?;
     if plan.mode != a.launch.mode.mode() {
-        return usage(format!("{}: the plan is for mode {}, not --mode {}", path.display(), plan.mode.name(), a.launch.mode_name()));
+        return usage(format!("{}: the plan is for mode {}, not --mode {}", show(path), plan.mode.name(), a.launch.mode_name()));
     }
-    let firmware = MappedFile::open(a.launch.firmware_path(out)?)?;
+    let firmware = Input::open(a.launch.firmware_path(out)?, Kind::FIRMWARE)?;
     let svsm = match (plan.input("svsm"), &a.launch.svsm) {
-        (Some(_), Some(p)) => Some(MappedFile::open(p)?),
-        (Some(_), None) => return usage(format!("{}: the plan reads an SVSM binary: give it with --svsm", path.display())),
+        (Some(_), Some(p)) => Some(Input::open(p, Kind::FIRMWARE)?),
+        (Some(_), None) => return usage(format!("{}: the plan reads an SVSM binary: give it with --svsm", show(path))),
         (None, _) => None,
     };
     Ok(Loaded { plan, firmware, svsm })
@@ -209,9 +210,7 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
         PlatformArg::Sim => PlatformChoice::Sim(faults),
         PlatformArg::Hw => {
             let id_key = match &a.id_key {
-                Some(p) => Some(
-                    IdKey::from_pem_bytes(&std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?).in_file(p)?,
-                ),
+                Some(p) => Some(IdKey::from_pem_bytes(&Input::open(p, Kind::KEY)?).in_file(p)?),
                 None => None,
             };
             PlatformChoice::Hw(Box::new(HwOptions { expected: Some(expected), id_key, tdx_hob_gpa: tdx_hob_gpa(&loaded.firmware) }))
@@ -226,7 +225,7 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("--platform {}: {e}", if a.platform == PlatformArg::Hw { "hw" } else { "sim" })))?;
     if report.memory == MemoryKind::Memfd {
         // Loud on purpose (even with -q): the guest_memfd path was not exercised.
-        eprintln!(
+        errln!(
             "prelaunch: warning: memory: memfd, not guest_memfd ({}); the load ran without KVM",
             report.memory_fallback.as_deref().unwrap_or("no KVM")
         );
@@ -281,16 +280,16 @@ fn print_human(out: &Out, r: &LoadReport, expected: &Measurement, from: &str, ma
         Some(why) => out.paint(Style::Warn, &format!("memfd (NOT guest_memfd: {why})")),
         None => format!("{} ({} regions, 2 MiB-aligned host mappings)", r.memory.name(), r.regions.len()),
     };
-    println!("{}     {memory}", b("memory"));
-    println!("{}   {}: {}", b("platform"), r.platform, r.platform_detail);
+    outln!("{}     {memory}", b("memory"));
+    outln!("{}   {}: {}", b("platform"), r.platform, r.platform_detail);
     let convert = match r.conversion.path {
         ConversionPath::Modelled => format!("modelled by the sim platform (host: {})", r.conversion.host.describe()),
         ConversionPath::NotNeeded => "not needed (SEV and SEV-ES encrypt in place)".into(),
         p => format!("{} over {} ranges ({} EAGAIN retries)", p.name(), r.conversion.ranges, r.conversion.retries),
     };
-    println!("{}    {convert}", b("convert"));
+    outln!("{}    {convert}", b("convert"));
     let p = &r.populate;
-    println!(
+    outln!(
         "{}   {}, {} calls ({} partial, {} retried)",
         b("populate"),
         if p.in_place { "in place" } else { "from source buffers" },
@@ -299,24 +298,24 @@ fn print_human(out: &Out, r: &LoadReport, expected: &Measurement, from: &str, ma
         p.retries
     );
     match (&r.digest, &r.digest_source) {
-        (Some(d), DigestSource::IdBlockEnforced) => println!("{}     {d} (the firmware accepted the ID block carrying it)", b("digest")),
-        (Some(d), _) => println!("{}     {d}", b("digest")),
-        (None, DigestSource::NotReadable(why)) => println!("{}     not readable by the host: {why}", b("digest")),
-        (None, _) => println!("{}     -", b("digest")),
+        (Some(d), DigestSource::IdBlockEnforced) => outln!("{}     {d} (the firmware accepted the ID block carrying it)", b("digest")),
+        (Some(d), _) => outln!("{}     {d}", b("digest")),
+        (None, DigestSource::NotReadable(why)) => outln!("{}     not readable by the host: {why}", b("digest")),
+        (None, _) => outln!("{}     -", b("digest")),
     }
     let from = if from == "fold" { "measure's fold of the plan" } else { "--expect" };
-    println!("{}   {expected} ({from})", b("expected"));
+    outln!("{}   {expected} ({from})", b("expected"));
     let m = match matched {
         Some(true) => out.paint(Style::Good, "yes"),
         Some(false) => out.paint(Style::Bad, "NO"),
         None => "unknown (the platform does not report its digest)".into(),
     };
-    println!("{}      {m}", b("match"));
+    outln!("{}      {m}", b("match"));
     if matched == Some(false) {
         match diff {
-            Some(d) => println!("{}      page {}: {d}", b("first"), hex(d.gpa())),
-            None if r.record.is_empty() => println!("{}      the platform keeps no per-page record to locate it", b("first")),
-            None => println!("{}      every page matches the plan: the difference is in the expected value", b("first")),
+            Some(d) => outln!("{}      page {}: {d}", b("first"), hex(d.gpa())),
+            None if r.record.is_empty() => outln!("{}      the platform keeps no per-page record to locate it", b("first")),
+            None => outln!("{}      every page matches the plan: the difference is in the expected value", b("first")),
         }
     }
     if let Some(g) = &r.guest_check {
@@ -326,20 +325,20 @@ fn print_human(out: &Out, r: &LoadReport, expected: &Measurement, from: &str, ma
     if let Some(d) = r.timings.guest_check {
         t.push(format!("guest check {} us", micros(d)));
     }
-    println!("{}    {}", b("timings"), t.join(", "));
+    outln!("{}    {}", b("timings"), t.join(", "));
 }
 
 fn print_guest(out: &Out, g: &GuestCheckReport) {
     let b = out.paint(Style::Bold, "guest");
     match g.first_mismatch() {
-        None => println!(
+        None => outln!(
             "{b}      {} pages sampled in {} range{} by a vCPU at GPA {}: guest and host checksums agree",
             g.pages,
             g.ranges.len(),
             if g.ranges.len() == 1 { "" } else { "s" },
             hex(g.probe_gpa)
         ),
-        Some(r) => println!(
+        Some(r) => outln!(
             "{b}      {}: the vCPU read checksum {:#018x} in [{}, +{:#x}), the host expects {:#018x}",
             out.paint(Style::Bad, "DIFFERS"),
             r.guest,
@@ -349,6 +348,6 @@ fn print_guest(out: &Out, g: &GuestCheckReport) {
         ),
     }
     for s in &g.skipped {
-        println!("           not sampled: {s}");
+        outln!("           not sampled: {s}");
     }
 }

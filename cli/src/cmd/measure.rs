@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, usage};
 use crate::launch::{Launch, LaunchArgs, ModeArg};
+use crate::outln;
 use crate::output::{Out, hex, print_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,14 +73,14 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     }
     match a.output_format {
         // sev-snp-measure prints the snp:ovmf-hash result as hex whatever the format.
-        _ if a.launch.mode == ModeArg::SnpOvmfHash && a.output_format != OutputFormat::Json => println!("{}", m.hex()),
+        _ if a.launch.mode == ModeArg::SnpOvmfHash && a.output_format != OutputFormat::Json => outln!("{}", m.hex()),
         OutputFormat::Json => print_json(&document(&launch, &m, firmware_digest))?,
         f => {
             let s = if f == OutputFormat::Hex { m.hex() } else { m.base64() };
             if out.verbose > 0 {
-                println!("Calculated {} guest measurement: {s}", a.launch.mode.peer_name());
+                outln!("Calculated {} guest measurement: {s}", a.launch.mode.peer_name());
             } else {
-                println!("{s}");
+                outln!("{s}");
             }
         }
     }
@@ -96,7 +97,7 @@ fn print_table(launch: &Launch, format: OutputFormat, rows: Vec<(u32, Measuremen
         }
         f => {
             for (n, m) in rows {
-                println!("{n}\t{}", if f == OutputFormat::Hex { m.hex() } else { m.base64() });
+                outln!("{n}\t{}", if f == OutputFormat::Hex { m.hex() } else { m.base64() });
             }
             Ok(())
         }
@@ -107,7 +108,7 @@ fn dump_vmsas(plan: &LaunchPlan) -> Result<(), CliError> {
     for op in plan.operations.iter().filter(|o| o.is_vmsa()) {
         if let (Source::Page { page }, Some(i)) = (&op.source, op.vcpu) {
             let bytes = &plan.pages[page].0;
-            std::fs::write(format!("vmsa{i}.bin"), bytes).map_err(|e| CliError::Failed(format!("vmsa{i}.bin: {e}")))?;
+            prelaunch_files::write_atomic(format!("vmsa{i}.bin"), bytes)?;
         }
     }
     Ok(())
@@ -149,9 +150,7 @@ fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measuremen
                 "guest_features": if launch.plan.mode == Mode::Snp { a.guest_features } else { 0 }, "snp_ovmf_hash": a.snp_ovmf_hash});
         }
     }
-    if let (Some(vs), ModeArg::SnpSvsm) =
-        (a.vars_size.or(a.vars_file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len())), a.mode)
-    {
+    if let (Some(vs), ModeArg::SnpSvsm) = (launch.vars_size, a.mode) {
         params["vars_size"] = json!(vs);
     }
     json!({
@@ -169,7 +168,7 @@ fn explain(launch: &Launch) -> Result<(), prelaunch_measure::plan::PlanError> {
     let mut after: Vec<String> = vec![String::new(); plan.operations.len()];
     digest::fold_observed(plan, &launch.inputs(), launch.resume, Some(&mut |i, m: Measurement| after[i] = m.hex()))?;
     let skip = launch.resume.map_or(0, |r| r.after_ops);
-    println!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
+    outln!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
     for (i, op) in plan.operations.iter().enumerate() {
         let range = if op.is_vmsa() {
             format!("VMSA vCPU {} (at {})", op.vcpu.unwrap_or(0), hex(op.gpa))
@@ -182,7 +181,7 @@ fn explain(launch: &Launch) -> Result<(), prelaunch_measure::plan::PlanError> {
             Source::Page { page } => format!("generated {page}"),
         };
         let d = if i < skip { "(from --snp-ovmf-hash)".into() } else { after[i].clone() };
-        println!("{i:<4} {range:<33} {:<15} {:>6}  {src:<24} {d}", op.kind.name(), op.len.div_ceil(4096));
+        outln!("{i:<4} {range:<33} {:<15} {:>6}  {src:<24} {d}", op.kind.name(), op.len.div_ceil(4096));
     }
     Ok(())
 }

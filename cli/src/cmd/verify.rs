@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind, show};
 use prelaunch_measure::Mode;
 use prelaunch_measure::digest;
 use prelaunch_measure::report::{Evidence, Vcek};
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Context, usage};
 use crate::launch::LaunchArgs;
+use crate::outln;
 use crate::output::{Out, Style, print_json};
 
 #[derive(Args, Debug)]
@@ -31,8 +32,8 @@ pub struct VerifyArgs {
 }
 
 /// Maps and recognises evidence, naming the file in errors; the mapping is kept for signature checks.
-pub fn read_evidence(path: &std::path::Path) -> Result<(MappedFile, Evidence), CliError> {
-    let f = MappedFile::open(path)?;
+pub fn read_evidence(path: &std::path::Path) -> Result<(Input, Evidence), CliError> {
+    let f = Input::open(path, Kind::EVIDENCE)?;
     let ev = Evidence::detect(&f).in_file(path)?;
     Ok((f, ev))
 }
@@ -56,7 +57,7 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
                 _ => Mode::Tdx,
             };
             if l.mode.mode() != want {
-                return usage(format!("{} is a {}, but --mode {} was given", a.report.display(), ev.kind(), l.mode_name()));
+                return usage(format!("{} is a {}, but --mode {} was given", show(&a.report), ev.kind(), l.mode_name()));
             }
             let launch = l.build(out)?;
             if !launch.vcpus.is_single() {
@@ -71,7 +72,7 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
     let signature = match (&a.vcek, &ev) {
         (None, _) => None,
         (Some(p), Evidence::SnpReport(_)) => {
-            let cert = std::fs::read(p).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+            let cert = Input::open(p, Kind::CERTIFICATE)?;
             let vcek = Vcek::from_pem_or_der(&cert).in_file(p)?;
             Some(vcek.verify(&report_bytes).map(|_| ()).map_err(|e| e.to_string()))
         }
@@ -94,12 +95,12 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
         print_human(&ev, got, &expected, matches, signature.as_ref(), out);
     }
     if let Some(Err(e)) = signature {
-        return Err(CliError::Failed(format!("{}: the report's signature does not verify with the VCEK: {e}", a.report.display())));
+        return Err(CliError::Failed(format!("{}: the report's signature does not verify with the VCEK: {e}", show(&a.report))));
     }
     if !matches {
         return Err(CliError::Mismatch(format!(
             "{}: measurement differs from the expected value; `prelaunch diagnose` searches the configurations that could explain it",
-            a.report.display()
+            show(&a.report)
         )));
     }
     Ok(())
@@ -131,32 +132,32 @@ fn print_human(ev: &Evidence, got: &[u8; 48], expected: &[u8], matches: bool, si
         Evidence::SnpReport(_) => "MEASUREMENT",
         _ => "MRTD",
     };
-    println!("{}", out.paint(Style::Bold, ev.kind()));
-    println!("  {label:<12} {}", hex::encode(got));
-    println!("  {:<12} {}", "expected", hex::encode(expected));
+    outln!("{}", out.paint(Style::Bold, ev.kind()));
+    outln!("  {label:<12} {}", hex::encode(got));
+    outln!("  {:<12} {}", "expected", hex::encode(expected));
     if !matches {
         let first = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
-        println!("  {:<12} {}^ first differing byte: {first}", "", " ".repeat(first * 2));
+        outln!("  {:<12} {}^ first differing byte: {first}", "", " ".repeat(first * 2));
     }
-    println!("  {:<12} {}", "match", if matches { out.paint(Style::Good, "yes") } else { out.paint(Style::Bad, "NO") });
+    outln!("  {:<12} {}", "match", if matches { out.paint(Style::Good, "yes") } else { out.paint(Style::Bad, "NO") });
     match sig {
-        Some(Ok(())) => println!("  {:<12} {}", "signature", out.paint(Style::Good, "valid (VCEK)")),
-        Some(Err(e)) => println!("  {:<12} {}", "signature", out.paint(Style::Bad, &format!("INVALID: {e}"))),
+        Some(Ok(())) => outln!("  {:<12} {}", "signature", out.paint(Style::Good, "valid (VCEK)")),
+        Some(Err(e)) => outln!("  {:<12} {}", "signature", out.paint(Style::Bad, &format!("INVALID: {e}"))),
         None => {}
     }
-    println!("  {:<12} {}", "report data", hex::encode(ev.report_data()));
+    outln!("  {:<12} {}", "report data", hex::encode(ev.report_data()));
     if let Evidence::SnpReport(r) = ev {
-        println!("  {:<12} {:#x}", "policy", r.policy);
+        outln!("  {:<12} {:#x}", "policy", r.policy);
         if r.id_key_digest.iter().any(|&b| b != 0) {
-            println!("  {:<12} {}", "id key", hex::encode(r.id_key_digest));
+            outln!("  {:<12} {}", "id key", hex::encode(r.id_key_digest));
         }
     }
     let td = ev.td_fields();
     if let Some(td) = td {
-        println!("  {:<12} {:#018x}{}", "attributes", td.attributes, if td.debug() { " (DEBUG)" } else { "" });
+        outln!("  {:<12} {:#018x}{}", "attributes", td.attributes, if td.debug() { " (DEBUG)" } else { "" });
     }
     let rtmrs = td.map(|t| t.rtmr);
     for (i, r) in rtmrs.into_iter().flatten().enumerate() {
-        println!("  {:<12} {}", format!("RTMR{i}"), hex::encode(r));
+        outln!("  {:<12} {}", format!("RTMR{i}"), hex::encode(r));
     }
 }

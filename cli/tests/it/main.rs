@@ -4,6 +4,7 @@
 mod common;
 mod conventions;
 mod firmware_list;
+mod hostile_io;
 mod layout;
 mod load_check_guest;
 mod load_faults;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use prelaunch_loader::file::MappedFile;
+use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::plan::{self, LaunchPlan, Mode};
 
@@ -12,10 +12,10 @@ use prelaunch_measure::plan::{self, LaunchPlan, Mode};
 pub use prelaunch_loader::testing::kvm_or_skip;
 
 /// The real firmware directory (PRELAUNCH_FIRMWARE_DIR, default /work/shared/firmware); missing is a failure.
-pub fn firmware(name: &str) -> MappedFile {
+pub fn firmware(name: &str) -> Input {
     let dir = std::env::var_os("PRELAUNCH_FIRMWARE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/work/shared/firmware"));
     assert!(dir.is_dir(), "{} not found: set PRELAUNCH_FIRMWARE_DIR to the directory holding the real firmware", dir.display());
-    MappedFile::open(dir.join(name)).unwrap_or_else(|e| panic!("{e}"))
+    Input::open(dir.join(name), Kind::FIRMWARE).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An AMD plan (`Mode::Snp`, `Sev` or `SevEs`) for `fw` with `vcpus` EPYC-v4 vCPUs.
