@@ -2,6 +2,10 @@
 //!
 //! Thin by design: parses arguments, calls `prelaunch-measure` and `prelaunch-loader`, formats output.
 
+// Every write to stdout and stderr goes through output.rs (outln!, errln!): println! panics on a
+// closed pipe or a full disk.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod cmd;
 mod descriptors;
 mod error;

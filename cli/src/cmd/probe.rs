@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::output::{Out, Style, print_json};
+use crate::outln;
 
 /// Probes, prints, and exits 0 whatever the verdicts: the probe itself succeeded.
 pub fn run(json: bool, out: &Out) -> Result<(), CliError> {
@@ -19,7 +20,7 @@ pub fn run(json: bool, out: &Out) -> Result<(), CliError> {
     }
     for v in &verdicts {
         let line = v.line();
-        println!("{}", out.paint(if v.can_launch() { Style::Good } else { Style::Bad }, &line));
+        outln!("{}", out.paint(if v.can_launch() { Style::Good } else { Style::Bad }, &line));
     }
     if !out.quiet {
         print_facts(&facts);
@@ -29,28 +30,28 @@ pub fn run(json: bool, out: &Out) -> Result<(), CliError> {
 
 fn print_facts(f: &HostFacts) {
     let yes_no = |o: &prelaunch_loader::kvm::probe::Offer| o.reason().map_or("yes".to_owned(), |r| format!("no ({r})"));
-    println!("host:");
-    println!("  kernel               {}", f.kernel.as_deref().unwrap_or("?"));
-    println!(
+    outln!("host:");
+    outln!("  kernel               {}", f.kernel.as_deref().unwrap_or("?"));
+    outln!(
         "  cpu                  {} ({}){}",
         f.cpu.vendor,
         f.cpu.model_name.as_deref().unwrap_or("?"),
         if f.cpu.hypervisor { ", a guest itself" } else { "" }
     );
     match &f.cpu.sev {
-        Some(s) => println!(
+        Some(s) => outln!(
             "  CPUID Fn8000_001F    SEV {} SEV-ES {} SNP {}, C-bit {}, reduced phys bits {}",
             s.sev, s.sev_es, s.snp, s.cbitpos, s.reduced_phys_bits
         ),
-        None => println!("  CPUID Fn8000_001F    absent"),
+        None => outln!("  CPUID Fn8000_001F    absent"),
     }
-    println!("  /dev/kvm             {}", yes_no(&f.kvm));
-    println!("  kvm modules          {}", f.kvm_modules.join(", "));
-    println!("  VM types             {}", vm_type_names(f.vm_types));
+    outln!("  /dev/kvm             {}", yes_no(&f.kvm));
+    outln!("  kvm modules          {}", f.kvm_modules.join(", "));
+    outln!("  VM types             {}", vm_type_names(f.vm_types));
     for v in &f.vms {
         match v.create.reason() {
-            Some(r) => println!("  {:<8} VM          {r}", v.vm_type),
-            None => println!(
+            Some(r) => outln!("  {:<8} VM          {r}", v.vm_type),
+            None => outln!(
                 "  {:<8} VM          guest_memfd {}, flags {:#x}, VM-level attributes {:#x}",
                 v.vm_type, v.guest_memfd, v.guest_memfd_flags, v.memory_attributes
             ),
@@ -59,21 +60,21 @@ fn print_facts(f: &HostFacts) {
     let p = &f.in_place;
     let param =
         |m: &prelaunch_loader::kvm::probe::ModuleParam| format!("{}.{}={}", m.module, m.name, m.value.as_deref().unwrap_or("(absent)"));
-    println!(
+    outln!(
         "  in-place conversion  {}; {}, {}",
         yes_no(&p.attributes2_ioctl),
         param(&p.gmem_in_place_conversion),
         param(&p.vm_memory_attributes)
     );
     for m in &f.params {
-        println!("  module parameter     {}", param(m));
+        outln!("  module parameter     {}", param(m));
     }
-    println!("  /dev/sev             {}", yes_no(&f.dev_sev));
-    println!("  SEV VMSA features    {}", f.sev_vmsa_features.map_or("not offered (KVM_X86_GRP_SEV)".into(), |v| format!("{v:#x}")));
+    outln!("  /dev/sev             {}", yes_no(&f.dev_sev));
+    outln!("  SEV VMSA features    {}", f.sev_vmsa_features.map_or("not offered (KVM_X86_GRP_SEV)".into(), |v| format!("{v:#x}")));
     match &f.tdx_caps {
-        None => println!("  KVM_TDX_CAPABILITIES not asked (no TDX VM)"),
-        Some(Err(e)) => println!("  KVM_TDX_CAPABILITIES {e}"),
-        Some(Ok(c)) => println!(
+        None => outln!("  KVM_TDX_CAPABILITIES not asked (no TDX VM)"),
+        Some(Err(e)) => outln!("  KVM_TDX_CAPABILITIES {e}"),
+        Some(Ok(c)) => outln!(
             "  KVM_TDX_CAPABILITIES attributes {:#x}, XFAM {:#x}, {} configurable CPUID leaves",
             c.supported_attrs,
             c.supported_xfam,
