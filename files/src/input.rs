@@ -68,8 +68,9 @@ pub struct Input {
 
 /// Pipes (and standard input) read so far in this process, by device and inode: each can be read
 /// only once, since a second read would see nothing or the rest. Devices (/dev/zero) are not
-/// claimed: every read of one starts afresh.
-static CLAIMED: Mutex<Vec<(u64, u64, PathBuf)>> = Mutex::new(Vec::new());
+/// claimed: every read of one starts afresh. Each entry keeps a descriptor of its pipe open, so that
+/// its inode cannot be reused by another pipe while the process runs.
+static CLAIMED: Mutex<Vec<(u64, u64, PathBuf, File)>> = Mutex::new(Vec::new());
 
 /// Whether `path` names standard input: `-`, or one of the names Linux gives it.
 fn is_stdin_name(path: &Path) -> bool {
@@ -91,7 +92,7 @@ impl Input {
         } else {
             let fifo = meta.file_type().is_fifo();
             if fifo || meta.file_type().is_socket() || is_stdin_name(&path) {
-                claim(&path, &meta)?;
+                claim(&path, &file, &meta)?;
             }
             let bytes = read_bounded(&path, file, kind, false)?;
             if bytes.is_empty() && fifo && !is_stdin_name(&path) {
@@ -138,7 +139,7 @@ pub fn byte_size(path: impl AsRef<Path>, kind: Kind) -> Result<u64, FileError> {
         return Ok(meta.len());
     }
     if meta.file_type().is_fifo() || meta.file_type().is_socket() || is_stdin_name(&path) {
-        claim(&path, &meta)?;
+        claim(&path, &file, &meta)?;
     }
     let mut sink = std::io::sink();
     let n = std::io::copy(&mut Nonblocking(file).take(kind.max + 1), &mut sink)
@@ -188,13 +189,14 @@ fn clear_nonblock(f: &File) -> std::io::Result<()> {
 }
 
 /// Records that a pipe (or standard input) is being read, refusing one already read.
-fn claim(path: &Path, meta: &std::fs::Metadata) -> Result<(), FileError> {
+fn claim(path: &Path, file: &File, meta: &std::fs::Metadata) -> Result<(), FileError> {
     let key = (meta.dev(), meta.ino());
     let mut claimed = CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, _, first)) = claimed.iter().find(|c| (c.0, c.1) == key) {
+    if let Some((_, _, first, _)) = claimed.iter().find(|c| (c.0, c.1) == key) {
         return Err(FileError::ReadTwice { path: path.to_path_buf(), first: first.clone() });
     }
-    claimed.push((key.0, key.1, path.to_path_buf()));
+    let keep = file.try_clone().map_err(|source| FileError::Open { path: path.to_path_buf(), source })?;
+    claimed.push((key.0, key.1, path.to_path_buf(), keep));
     Ok(())
 }
 

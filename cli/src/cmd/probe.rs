@@ -8,8 +8,8 @@ use prelaunch_loader::kvm::vm_type_names;
 use serde_json::json;
 
 use crate::error::CliError;
-use crate::output::{Out, Style, print_json};
 use crate::outln;
+use crate::output::{Out, Style, print_json};
 
 /// Probes, prints, and exits 0 whatever the verdicts: the probe itself succeeded.
 pub fn run(json: bool, out: &Out) -> Result<(), CliError> {
@@ -41,7 +41,11 @@ fn print_facts(f: &HostFacts) {
     match &f.cpu.sev {
         Some(s) => outln!(
             "  CPUID Fn8000_001F    SEV {} SEV-ES {} SNP {}, C-bit {}, reduced phys bits {}",
-            s.sev, s.sev_es, s.snp, s.cbitpos, s.reduced_phys_bits
+            s.sev,
+            s.sev_es,
+            s.snp,
+            s.cbitpos,
+            s.reduced_phys_bits
         ),
         None => outln!("  CPUID Fn8000_001F    absent"),
     }
@@ -53,7 +57,10 @@ fn print_facts(f: &HostFacts) {
             Some(r) => outln!("  {:<8} VM          {r}", v.vm_type),
             None => outln!(
                 "  {:<8} VM          guest_memfd {}, flags {:#x}, VM-level attributes {:#x}",
-                v.vm_type, v.guest_memfd, v.guest_memfd_flags, v.memory_attributes
+                v.vm_type,
+                v.guest_memfd,
+                v.guest_memfd_flags,
+                v.memory_attributes
             ),
         }
     }
