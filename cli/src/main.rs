@@ -27,6 +27,7 @@ Examples:
   prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd --json > plan.json
   prelaunch load --platform sim --plan plan.json --ovmf OVMF.fd --mode snp
   prelaunch verify --report report.bin --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+  prelaunch event-log /sys/firmware/acpi/tables/data/CCEL --report quote.bin
 
 Exit codes: 0 success, 1 error, 2 usage, 3 measurement mismatch.";
 
@@ -71,6 +72,8 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Search the launch configurations that could explain a report's measurement.
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Replay a TDX CC event log (CCEL) into RTMR0-3, every event decoded; check it against a quote.
+    EventLog(cmd::event_log::EventLogArgs),
     /// Create an SNP ID block and ID auth info for QEMU.
     IdBlock(cmd::id_block::IdBlockArgs),
     /// Print a shell completion script.
@@ -100,6 +103,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Load(a) => cmd::load::run(&a, &out),
         Command::Verify(a) => cmd::verify::run(&a, &out),
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
+        Command::EventLog(a) => cmd::event_log::run(&a, &out),
         Command::IdBlock(a) => cmd::id_block::run(&a, &out),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a failed write.

@@ -5,12 +5,14 @@
 //!   executed by `prelaunch-loader`.
 //! - [`snp`], [`sev`], [`tdx`]: the digest folds (SNP launch digest, SEV/SEV-ES SHA-256, TDX MRTD).
 //! - [`report`], [`idblock`]: attestation reports/quotes and SNP ID blocks.
+//! - [`eventlog`]: TDX CC event logs (CCEL): parsing, decoding, replay into RTMRs.
 //!
 //! Pure: no unsafe, no I/O beyond what callers hand in as byte slices.
 #![forbid(unsafe_code)]
 
 pub mod digest;
 pub mod error;
+pub mod eventlog;
 pub mod guid;
 pub mod hash;
 pub mod idblock;

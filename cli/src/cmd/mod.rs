@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod diagnose;
+pub mod event_log;
 pub mod firmware;
 pub mod id_block;
 pub mod inspect;

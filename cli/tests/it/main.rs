@@ -3,6 +3,7 @@
 
 mod common;
 mod conventions;
+mod event_log;
 mod firmware_list;
 mod hostile_io;
 mod layout;

@@ -1,6 +1,8 @@
 //! One integration-test binary per crate: each file below was its own binary, and linking
 //! one statically linked binary per file cost more than compiling them.
 
+mod eventlog_bad_inputs;
+mod eventlog_real;
 mod idblock_crosscheck;
 mod idblock_sign;
 mod image_bad_inputs;

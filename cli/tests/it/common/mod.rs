@@ -66,3 +66,7 @@ pub fn stderr(o: &Output) -> String {
 pub fn expect_code(o: &Output, code: i32, what: &str) {
     assert_eq!(o.status.code(), Some(code), "{what}: exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(o), stderr(o));
 }
+
+pub fn evidence_dir() -> PathBuf {
+    shared("PRELAUNCH_EVIDENCE_DIR", "evidence")
+}
