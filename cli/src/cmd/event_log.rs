@@ -3,12 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
+use prelaunch_files::{Input, Kind};
+
 use clap::Args;
 use prelaunch_measure::eventlog::{self, EventLog, RegisterCheck, Replay, raw};
 use prelaunch_measure::report::Evidence;
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Context, usage};
+use crate::outln;
 use crate::output::{Out, Style, print_json};
 
 #[derive(Args, Debug)]
@@ -23,31 +26,15 @@ pub struct EventLogArgs {
     pub json: bool,
 }
 
-/// Largest log accepted: TDVF reserves 64 KiB to 1 MiB; anything near this is not a CC event log.
-pub const MAX_LOG: u64 = 64 << 20;
-
-/// Reads a whole small file, refusing what is not a regular file or is too large. (sysfs ACPI data
-/// files cannot be memory-mapped, so this reads rather than maps.)
-pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
-    let meta = f.metadata().map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(CliError::Failed(format!("{}: not a regular file; expected {what}", path.display())));
-    }
-    let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
-    if buf.len() as u64 > max {
-        return Err(CliError::Failed(format!("{}: larger than {max} bytes; expected {what}", path.display())));
-    }
-    Ok(buf)
-}
+/// CC event logs: TDVF reserves 64 KiB to 1 MiB; anything near 64 MiB is not one. Read, not
+/// mapped: sysfs ACPI data files cannot be mapped.
+pub const EVENT_LOG: Kind = Kind { what: "CC event log", max: 64 << 20, map: false };
 
 /// Reads, parses and replays a log, naming the file in errors.
-pub fn load(path: &Path) -> Result<(Vec<u8>, usize), CliError> {
-    let bytes = read_bounded(path, MAX_LOG, "a CC event log")?;
-    let n = EventLog::parse(&bytes).in_file(path)?.events.len();
-    Ok((bytes, n))
+pub fn load(path: &Path) -> Result<(Input, usize), CliError> {
+    let input = Input::open(path, EVENT_LOG)?;
+    let n = EventLog::parse(&input).in_file(path)?.events.len();
+    Ok((input, n))
 }
 
 pub fn run(a: &EventLogArgs, out: &Out) -> Result<(), CliError> {
@@ -57,7 +44,7 @@ pub fn run(a: &EventLogArgs, out: &Out) -> Result<(), CliError> {
     let checks = match &a.report {
         None => None,
         Some(p) => {
-            let ev_bytes = read_bounded(p, 1 << 20, "a TDX quote or TDREPORT")?;
+            let ev_bytes = Input::open(p, Kind::EVIDENCE)?;
             let ev = Evidence::detect(&ev_bytes).in_file(p)?;
             let Some(td) = ev.td_fields() else {
                 return usage(format!("{}: an {}; --report needs a TDX quote or TDREPORT", p.display(), ev.kind()));
@@ -91,7 +78,7 @@ fn rtmr_label(mr: u32) -> String {
 fn print_text(log: &EventLog<'_>, replay: &Replay, out: &Out) {
     let s = &log.spec_id;
     let algs: Vec<String> = s.algorithms.iter().map(|a| raw::alg_name(a.alg).to_owned()).collect();
-    println!(
+    outln!(
         "{} events; Spec ID {}.{} errata {}, digests {}",
         log.events.len(),
         s.spec_version.0,
@@ -102,22 +89,22 @@ fn print_text(log: &EventLog<'_>, replay: &Replay, out: &Out) {
     for e in &log.events {
         let d = e.digest(raw::ALG_SHA384).map(hex::encode).unwrap_or_else(|| "-".into());
         let data = eventlog::decode(e.event_type, e.data).summary();
-        println!("{:>4} {:<6} {:<34} {}  {}", e.index, rtmr_label(e.mr_index), e.type_name(), out.paint(Style::Dim, &d), data);
+        outln!("{:>4} {:<6} {:<34} {}  {}", e.index, rtmr_label(e.mr_index), e.type_name(), out.paint(Style::Dim, &d), data);
     }
     for (i, r) in replay.rtmrs.0.iter().enumerate() {
-        println!("RTMR{i} {}", r.hex());
+        outln!("RTMR{i} {}", r.hex());
     }
 }
 
 fn print_checks(kind: &str, checks: &[RegisterCheck], out: &Out) {
     for c in checks {
         match c {
-            RegisterCheck::Match { rtmr } => println!("RTMR{rtmr} {}", out.paint(Style::Good, &format!("matches the {kind}"))),
-            RegisterCheck::MatchesPrefix { rtmr, after_event, later_events } => println!(
+            RegisterCheck::Match { rtmr } => outln!("RTMR{rtmr} {}", out.paint(Style::Good, &format!("matches the {kind}"))),
+            RegisterCheck::MatchesPrefix { rtmr, after_event, later_events } => outln!(
                 "RTMR{rtmr} {}: the {kind} holds the value after event {after_event}; events {later_events:?} are in the log but not in the {kind}",
                 out.paint(Style::Bad, "differs")
             ),
-            RegisterCheck::Mismatch { rtmr, replayed, quoted } => println!(
+            RegisterCheck::Mismatch { rtmr, replayed, quoted } => outln!(
                 "RTMR{rtmr} {}: the log replays to {}, the {kind} has {} (no prefix of the log's RTMR{rtmr} events reaches it)",
                 out.paint(Style::Bad, "differs"),
                 replayed.hex(),
@@ -125,7 +112,7 @@ fn print_checks(kind: &str, checks: &[RegisterCheck], out: &Out) {
             ),
         }
     }
-    println!("(the {kind}'s signature is not checked here; `prelaunch verify` appraises it)");
+    outln!("(the {kind}'s signature is not checked here; `prelaunch verify` appraises it)");
 }
 
 fn document(log: &EventLog<'_>, replay: &Replay, checks: Option<&Vec<RegisterCheck>>) -> Value {
