@@ -1,6 +1,7 @@
 //! The launch arguments shared by `measure`, `layout`, `load`, `verify` and `diagnose`: sev-snp-measure's
 //! argument model (accepted verbatim) plus TDX and prelaunch's extensions, turned into a launch plan.
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -9,7 +10,8 @@ use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::{Sha256, Sha256Digest};
 use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
-use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PageAugPolicy, PageOrder, TdxPolicy};
+use prelaunch_measure::plan::{self, CheckedPlan, MAX_VCPUS, Mode, PageAugPolicy, PageOrder, TdxPolicy};
+use prelaunch_measure::snp::policy::DEFAULT_POLICY;
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
 use crate::error::{CliError, Context, failed, usage};
@@ -50,16 +52,30 @@ impl ModeArg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PageOrderArg {
-    Single,
-    TwoPass,
+/// `--tdx-page-order`: the plan's page orders, by the plan's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageOrderArg(pub PageOrder);
+
+impl ValueEnum for PageOrderArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[PageOrderArg(PageOrder::Single), PageOrderArg(PageOrder::TwoPass)]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()))
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PageAugArg {
-    Add,
-    Skip,
+/// `--tdx-page-aug`: the plan's PAGE_AUG policies, by the plan's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageAugArg(pub PageAugPolicy);
+
+impl ValueEnum for PageAugArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[PageAugArg(PageAugPolicy::Add), PageAugArg(PageAugPolicy::Skip)]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()))
+    }
 }
 
 /// One vCPU count, or a list/ranges of them (`4`, `1-64`, `1,2,4,8`).
@@ -74,9 +90,6 @@ impl VcpuList {
         self.0.iter().copied().max().unwrap_or(0)
     }
 }
-
-/// The largest vCPU count accepted (KVM's limit is 4096 and QEMU's default max much lower).
-pub const MAX_VCPUS: u32 = 4096;
 
 pub fn parse_vcpus(s: &str) -> Result<VcpuList, String> {
     let mut out = Vec::new();
@@ -213,16 +226,44 @@ pub struct LaunchArgs {
     #[arg(long, value_enum, default_value = "add")]
     pub tdx_page_aug: PageAugArg,
     /// SNP guest policy for the launch (SNP_LAUNCH_START).
-    #[arg(long, value_name = "HEX", value_parser = parse_int, default_value = "0x30000", hide_short_help = true)]
+    #[arg(long, value_name = "HEX", value_parser = parse_int, default_value_t = DEFAULT_POLICY, hide_short_help = true)]
     pub policy: u64,
 }
 
-/// A built launch: the plan and the mapped files its operations read.
-pub struct Launch {
+/// The files a launch reads, kept open for as long as its plan (which borrows their bytes).
+#[derive(Default)]
+pub struct Files {
+    firmware: OnceCell<Input>,
+    svsm: OnceCell<Input>,
+}
+
+impl Files {
+    /// Opens `path` into `slot` (once) and lends it for the plan's lifetime.
+    fn open<'f>(slot: &'f OnceCell<Input>, path: &std::path::Path, kind: Kind) -> Result<&'f Input, CliError> {
+        let f = Input::open(path, kind)?;
+        Ok(slot.get_or_init(|| f))
+    }
+
+    pub fn firmware(&self, path: &std::path::Path) -> Result<&Input, CliError> {
+        Self::open(&self.firmware, path, Kind::FIRMWARE)
+    }
+
+    pub fn svsm(&self, path: &std::path::Path) -> Result<&Input, CliError> {
+        Self::open(&self.svsm, path, Kind::FIRMWARE)
+    }
+
+    /// The firmware, once opened.
+    pub fn opened_firmware(&self) -> Option<&Input> {
+        self.firmware.get()
+    }
+}
+
+/// A built launch: the plan, bound to the mapped files its operations read.
+pub struct Launch<'f> {
     pub args: LaunchArgs,
-    pub plan: LaunchPlan,
-    pub firmware: Input,
-    pub svsm: Option<Input>,
+    pub plan: CheckedPlan<'f>,
+    pub firmware: &'f Input,
+    pub svsm: Option<&'f Input>,
     /// The OVMF_VARS size (snp:svsm), from --vars-size or the length of --vars-file.
     pub vars_size: Option<u64>,
     /// Kernel, initrd (hashes and paths), when given.
@@ -242,15 +283,7 @@ pub struct Payload {
     pub hashes: KernelHashes,
 }
 
-impl Launch {
-    pub fn inputs(&self) -> Inputs<'_> {
-        let i = Inputs::new().with("firmware", &self.firmware);
-        match &self.svsm {
-            Some(s) => i.with("svsm", s),
-            None => i,
-        }
-    }
-
+impl Launch<'_> {
     pub fn firmware_path(&self) -> &std::path::Path {
         self.firmware.path()
     }
@@ -276,7 +309,7 @@ impl LaunchArgs {
             return usage(format!("missing --vcpus N in guest mode '{}'", self.mode_name()));
         }
         let vmm = self.vmm()?;
-        if needs_vcpus && vmm == Vmm::Qemu && self.vcpu_family.is_none() && self.vcpu_sig.is_none() && self.vcpu_type.is_none() {
+        if needs_vcpus && vmm.measures_vcpu_sig() && self.vcpu_family.is_none() && self.vcpu_sig.is_none() && self.vcpu_type.is_none() {
             return usage(format!("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '{}'", self.mode_name()));
         }
         if self.mode == ModeArg::SnpSvsm {
@@ -349,13 +382,13 @@ impl LaunchArgs {
         }
     }
 
-    /// Maps the files and builds the plan.
-    pub fn build(&self, out: &Out) -> Result<Launch, CliError> {
+    /// Maps the files (into `files`, which the plan then borrows) and builds the plan.
+    pub fn build<'f>(&self, out: &Out, files: &'f Files) -> Result<Launch<'f>, CliError> {
         self.validate()?;
         let vmm = self.vmm()?;
         let fw_path = self.firmware_path(out)?;
-        let firmware = Input::open(&fw_path, Kind::FIRMWARE)?;
-        let fw = FirmwareImage::parse(&firmware).in_file(&fw_path)?;
+        let firmware = files.firmware(&fw_path)?;
+        let fw = FirmwareImage::parse(firmware).in_file(&fw_path)?;
         let vcpus = self.vcpus.clone().unwrap_or(VcpuList(vec![1]));
         let vcpu_sig = self.vcpu_sig();
         let payload = self.payload(out)?;
@@ -366,19 +399,10 @@ impl LaunchArgs {
                 if payload.is_some() {
                     out.warn("--kernel, --initrd and --append do not enter MRTD (they are measured into RTMRs at boot); MRTD is computed without them");
                 }
-                let policy = TdxPolicy {
-                    page_order: match self.tdx_page_order {
-                        PageOrderArg::Single => PageOrder::Single,
-                        PageOrderArg::TwoPass => PageOrder::TwoPass,
-                    },
-                    page_aug: match self.tdx_page_aug {
-                        PageAugArg::Add => PageAugPolicy::Add,
-                        PageAugArg::Skip => PageAugPolicy::Skip,
-                    },
-                };
+                let policy = TdxPolicy { page_order: self.tdx_page_order.0, page_aug: self.tdx_page_aug.0 };
                 plan::tdx::build(&fw, policy).in_file(&fw_path)?
             }
-            ModeArg::SnpOvmfHash => plan::sev::firmware_only(&fw),
+            ModeArg::SnpOvmfHash => plan::sev::firmware_only(&fw).in_file(&fw_path)?,
             _ => {
                 let svsm = match (&self.svsm, self.mode) {
                     (Some(p), ModeArg::SnpSvsm) => {
@@ -386,13 +410,13 @@ impl LaunchArgs {
                             Some(v) => prelaunch_files::byte_size(v, Kind::VARS)?,
                             None => self.vars_size.unwrap_or(0),
                         };
-                        svsm_file = Some(Input::open(p, Kind::FIRMWARE)?);
+                        svsm_file = Some(files.svsm(p)?);
                         vars = Some(vars_size);
                         Some((p.clone(), vars_size))
                     }
                     _ => None,
                 };
-                let svsm_image = match (&svsm, &svsm_file) {
+                let svsm_image = match (&svsm, svsm_file) {
                     (Some((p, vars_size)), Some(f)) => Some(Svsm { image: FirmwareImage::parse(f).in_file(p)?, vars_size: *vars_size }),
                     _ => None,
                 };

@@ -3,14 +3,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use prelaunch_measure::plan::{Inputs, LaunchPlan, check};
 use prelaunch_measure::digest;
+use prelaunch_measure::plan::{CheckedPlan, InputKind, Inputs, LaunchPlan};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(plan) = serde_json::from_slice::<LaunchPlan>(data) else { return };
+    let Ok(plan) = LaunchPlan::from_json(data) else { return };
     let firmware = vec![0x5au8; 64 << 10];
-    let inputs = Inputs::new().with("firmware", &firmware);
-    if check::check_inputs(&plan, &inputs).is_ok() {
-        let _ = digest::fold(&plan, &inputs);
+    if let Ok(checked) = CheckedPlan::new(plan, Inputs::new().with(InputKind::Firmware, &firmware)) {
+        let _ = digest::fold(&checked);
     }
 });

@@ -12,21 +12,27 @@ use std::time::{Duration, Instant};
 
 use prelaunch_files::{Input, Kind};
 use prelaunch_loader::{CheckedPlan, LoadOptions, LoadReport, load};
-use prelaunch_measure::plan::{InputFile, Inputs, LaunchPlan, Mode, OpKind, Operation, PLAN_VERSION, Region, Source, TdxPolicy};
+use prelaunch_measure::hash::Sha256;
+use prelaunch_measure::plan::{
+    InputFile, InputKind, Inputs, LaunchPlan, Mode, OpKind, Operation, PLAN_VERSION, Region, RegionPurpose, SnpLaunch, Source, TdxLaunch,
+};
+use prelaunch_measure::snp::Vmm;
+use prelaunch_measure::snp::policy::DEFAULT_POLICY;
 
 const SIZE: u64 = 4 << 20;
 const BASE: u64 = (1 << 32) - SIZE;
 
-fn plan(mode: Mode, kind: OpKind) -> LaunchPlan {
+fn plan(mode: Mode, kind: OpKind, image: &[u8]) -> LaunchPlan {
+    let snp = SnpLaunch { vmm: Vmm::Qemu, vcpus: 0, vcpu_sig: 0, guest_features: 1, policy: DEFAULT_POLICY };
     LaunchPlan {
         version: PLAN_VERSION,
         mode,
-        inputs: vec![InputFile { name: "firmware".into(), size: SIZE, sha256: String::new() }],
-        regions: vec![Region { name: "firmware".into(), gpa: BASE, size: SIZE, gmem_offset: 0 }],
-        operations: vec![Operation::new(BASE, SIZE, kind, Source::File { file: "firmware".into(), offset: 0 })],
+        inputs: vec![InputFile { kind: InputKind::Firmware, size: SIZE, sha256: Some(Sha256::digest(image)) }],
+        regions: vec![Region { name: "firmware".into(), purpose: RegionPurpose::Firmware, gpa: BASE, size: SIZE, gmem_offset: 0 }],
+        operations: vec![Operation::new(BASE, SIZE, kind, Source::File { file: InputKind::Firmware, offset: 0 })],
         pages: BTreeMap::new(),
-        snp: None,
-        tdx: (mode == Mode::Tdx).then(TdxPolicy::default),
+        snp: (mode == Mode::Snp).then_some(snp),
+        tdx: (mode == Mode::Tdx).then(TdxLaunch::default),
         digest: None,
     }
 }
@@ -64,11 +70,11 @@ fn main() {
     ));
     table
         .push_str("| plan | memory | create | map | copy | convert | populate | finish | total |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (name, p) in
-        [("SNP, 1024 NORMAL pages", plan(Mode::Snp, OpKind::Normal)), ("TDX, 1024 pages ADD+EXTEND", plan(Mode::Tdx, OpKind::TdxAddExtend))]
-    {
-        let inputs = Inputs::new().with("firmware", &file);
-        let checked = CheckedPlan::new(&p, &inputs).expect("plan");
+    for (name, p) in [
+        ("SNP, 1024 NORMAL pages", plan(Mode::Snp, OpKind::Normal, &file)),
+        ("TDX, 1024 pages ADD+EXTEND", plan(Mode::Tdx, OpKind::TdxAddExtend, &file)),
+    ] {
+        let checked = CheckedPlan::new(p, Inputs::new().with(InputKind::Firmware, &file)).expect("plan");
         let runs: Vec<LoadReport> = (0..iters).map(|_| load(&checked, LoadOptions::default()).expect("load")).collect();
         let memory = runs[0].memory.name();
         let phase = |i: usize| median(runs.iter().map(|r| r.timings.phases()[i].1).collect());

@@ -26,6 +26,8 @@ mod sys;
 pub mod testing;
 
 pub use error::LoadError;
-pub use load::{CheckedPlan, HwOptions, LoadOptions, LoadReport, PlatformChoice, Timings, load};
+pub use load::{HwOptions, LoadOptions, LoadReport, PlatformChoice, Timings, load};
 pub use memory::{MemoryChoice, MemoryKind};
 pub use platform::sim::faults::SimFaults;
+/// The only thing [`load()`] accepts; it lives in `measure::plan`, where the folds take it too.
+pub use prelaunch_measure::plan::CheckedPlan;

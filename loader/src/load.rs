@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use prelaunch_measure::Measurement;
 use prelaunch_measure::idblock::IdKey;
-use prelaunch_measure::plan::{Inputs, LaunchPlan, Mode, Operation, check};
+use prelaunch_measure::plan::{CheckedPlan, LaunchPlan, Mode, Operation};
 use serde::Serialize;
 
 use crate::LoadError;
@@ -38,8 +38,6 @@ pub struct HwOptions {
     pub expected: Option<Measurement>,
     /// The ID key (an ephemeral one otherwise).
     pub id_key: Option<IdKey>,
-    /// TDX: the TD HOB's GPA, handed to the vCPU in RCX.
-    pub tdx_hob_gpa: Option<u64>,
 }
 
 /// Which platform runs the launch.
@@ -134,33 +132,10 @@ pub struct LoadReport {
     pub timings: Timings,
 }
 
-/// A plan that passed the strict check against its inputs (alignment, overlaps, sources inside the
-/// files, each input's size and SHA-256): the only thing [`load`] accepts, so a plan that fails is
-/// refused before any memory is created, whether it was just built or read from a file.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckedPlan<'a> {
-    plan: &'a LaunchPlan,
-    inputs: &'a Inputs<'a>,
-}
-
-impl<'a> CheckedPlan<'a> {
-    pub fn new(plan: &'a LaunchPlan, inputs: &'a Inputs<'a>) -> Result<Self, LoadError> {
-        check::check_inputs(plan, inputs)?;
-        Ok(CheckedPlan { plan, inputs })
-    }
-
-    pub fn plan(&self) -> &'a LaunchPlan {
-        self.plan
-    }
-
-    pub fn inputs(&self) -> &'a Inputs<'a> {
-        self.inputs
-    }
-}
-
-/// Runs a checked plan.
+/// Runs a checked plan (only a [`CheckedPlan`] is accepted, so a plan that fails the rules or whose
+/// inputs are not the ones it names is refused before any memory is created).
 pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, LoadError> {
-    let (plan, inputs) = (checked.plan, checked.inputs);
+    let plan = checked.plan();
     refuse_unsupported(plan, &opts)?;
     let mut t = Timings::default();
     let mut clock = Instant::now();
@@ -177,7 +152,7 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
     let mut mem = map_memory(plan, &opts, vm, &mut fallback)?;
     lap(&mut t.map);
 
-    let copied = copy_image(plan, inputs, mem.as_mut())?;
+    let copied = copy_image(checked, mem.as_mut())?;
     platform.after_copy(mem.as_mut()).map_err(|source| LoadError::Platform { phase: "copy", source })?;
     lap(&mut t.copy);
 
@@ -188,7 +163,7 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         && matches!(conversion.path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
     let mut populate = PopulateStats { in_place, ..Default::default() };
     for (i, op) in plan.operations.iter().enumerate() {
-        populate_op(platform.as_mut(), mem.as_ref(), i, op, plan.source_bytes(op, inputs), in_place, &mut populate)?;
+        populate_op(platform.as_mut(), mem.as_ref(), i, op, checked.source_bytes(op), in_place, &mut populate)?;
     }
     lap(&mut t.populate);
 
@@ -198,7 +173,7 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
     let guest_check = if opts.check_guest {
         let vm = mem.vm().cloned().ok_or_else(|| GuestCheckError::NoVm(fallback.clone().unwrap_or_else(|| "no VM".into())))?;
         let ranges: Vec<(u64, &[u8])> =
-            plan.operations.iter().filter(|o| !o.is_vmsa()).filter_map(|o| plan.source_bytes(o, inputs).map(|s| (o.gpa, s))).collect();
+            plan.operations.iter().filter(|o| !o.is_vmsa()).filter_map(|o| checked.source_bytes(o).map(|s| (o.gpa, s))).collect();
         let started = Instant::now();
         let report = guest_check::run(&vm, &mem.regions(), &ranges)?;
         t.guest_check = Some(started.elapsed());
@@ -285,13 +260,13 @@ fn map_memory(
 
 /// Copies each source byte once, from its (memory-mapped) input straight into guest memory. Memory
 /// the host cannot write for the guest (private-only guest_memfd) is populated from the inputs instead.
-fn copy_image(plan: &LaunchPlan, inputs: &Inputs<'_>, mem: &mut dyn MemoryBackend) -> Result<u64, LoadError> {
+fn copy_image(plan: &CheckedPlan<'_>, mem: &mut dyn MemoryBackend) -> Result<u64, LoadError> {
     if !mem.host_accessible() {
         return Ok(0);
     }
     let mut copied = 0;
     for op in plan.operations.iter().filter(|o| !o.is_vmsa()) {
-        let Some(src) = plan.source_bytes(op, inputs) else { continue };
+        let Some(src) = plan.source_bytes(op) else { continue };
         let dst = mem.bytes_mut(op.gpa, op.len).ok_or(MemoryError::OutOfRange { gpa: op.gpa, len: op.len })?;
         dst.copy_from_slice(src);
         copied += op.len;
@@ -348,10 +323,11 @@ fn make_platform(plan: &LaunchPlan, opts: &LoadOptions, vm: Option<&Arc<Vm>>) ->
             Ok(Box::new(HwSnp::start(io, params).map_err(start)?))
         }
         Mode::Tdx => {
-            let hob = hw.tdx_hob_gpa.ok_or_else(|| {
+            let tdx = plan.tdx.unwrap_or_default();
+            let hob = tdx.td_hob_gpa.ok_or_else(|| {
                 LoadError::Unsupported("the TD HOB's GPA is unknown: the firmware's TDVF metadata has no TD_HOB section".into())
             })?;
-            let order = plan.tdx.unwrap_or_default().page_order;
+            let order = tdx.page_order;
             Ok(Box::new(HwTdx::start(KvmTdxIoctls::new(vm.clone()), order, hob).map_err(start)?))
         }
         m => Err(LoadError::Unsupported(format!("the hw platform cannot launch {} guests", m.name()))),
@@ -424,10 +400,10 @@ mod tests {
 
     fn plan_json(mode: &str, ops: serde_json::Value) -> LaunchPlan {
         serde_json::from_value(serde_json::json!({
-            "version": 1, "mode": mode, "inputs": [],
+            "version": 2, "mode": mode, "inputs": [],
             "regions": [
-                {"name": "ram", "gpa": 0x200000u64, "size": 0x200000, "gmem_offset": 0},
-                {"name": "ram@0x400000", "gpa": 0x400000u64, "size": 0x200000, "gmem_offset": 0}
+                {"name": "ram", "purpose": "ram", "gpa": 0x200000u64, "size": 0x200000, "gmem_offset": 0},
+                {"name": "ram@0x400000", "purpose": "ram", "gpa": 0x400000u64, "size": 0x200000, "gmem_offset": 0}
             ],
             "operations": ops
         }))

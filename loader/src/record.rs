@@ -4,7 +4,7 @@
 use std::fmt;
 
 use prelaunch_measure::hash::{Sha384, Sha384Digest};
-use prelaunch_measure::plan::{Inputs, LaunchPlan, OpKind, PAGE};
+use prelaunch_measure::plan::{CheckedPlan, OpKind, PAGE_SIZE};
 use serde::{Serialize, Serializer};
 
 fn hex_opt<S: Serializer>(v: &Option<Sha384Digest>, s: S) -> Result<S::Ok, S::Error> {
@@ -41,7 +41,7 @@ impl fmt::Display for PageRecord {
             Some(v) => write!(f, "{} page of vCPU {v}", self.kind.name())?,
             None => write!(f, "{} page at GPA {:#x}", self.kind.name(), self.gpa)?,
         }
-        if self.len as u64 != PAGE {
+        if self.len as u64 != PAGE_SIZE {
             write!(f, " ({} bytes)", self.len)?;
         }
         match &self.contents {
@@ -53,18 +53,18 @@ impl fmt::Display for PageRecord {
 
 /// What the plan says the platform should measure, step by step, from the input bytes. Used only
 /// to locate a mismatch; the digest itself is never derived from it.
-pub fn expected(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Vec<PageRecord> {
-    let zero = [0u8; PAGE as usize];
+pub fn expected(plan: &CheckedPlan<'_>) -> Vec<PageRecord> {
+    let zero = [0u8; PAGE_SIZE as usize];
     let mut out = Vec::new();
     for op in &plan.operations {
-        let src = plan.source_bytes(op, inputs);
+        let src = plan.source_bytes(op);
         if op.is_vmsa() {
             out.push(PageRecord::of(op.gpa, op.kind, op.vcpu, src.unwrap_or(&zero)));
             continue;
         }
         let mut at = 0;
         while at < op.len {
-            let n = (op.len - at).min(PAGE);
+            let n = (op.len - at).min(PAGE_SIZE);
             let bytes = src.and_then(|s| s.get(at as usize..(at + n) as usize)).unwrap_or(&zero[..n as usize]);
             out.push(PageRecord::of(op.gpa + at, op.kind, None, bytes));
             at += n;
@@ -107,8 +107,8 @@ impl fmt::Display for Difference {
 }
 
 /// The first difference between `record` and the plan's expectation, if any.
-pub fn first_difference(plan: &LaunchPlan, inputs: &Inputs<'_>, record: &[PageRecord]) -> Option<Difference> {
-    let want = expected(plan, inputs);
+pub fn first_difference(plan: &CheckedPlan<'_>, record: &[PageRecord]) -> Option<Difference> {
+    let want = expected(plan);
     let n = want.len().max(record.len());
     (0..n).find(|&i| want.get(i) != record.get(i)).map(|i| Difference {
         index: i,
@@ -119,40 +119,45 @@ pub fn first_difference(plan: &LaunchPlan, inputs: &Inputs<'_>, record: &[PageRe
 
 #[cfg(test)]
 mod tests {
-    use prelaunch_measure::plan::{Operation, Source};
+    use prelaunch_measure::hash::Sha256;
+    use prelaunch_measure::plan::{InputKind, Inputs, LaunchPlan, Operation, Source};
 
     use super::*;
 
-    fn plan_with(ops: Vec<Operation>) -> LaunchPlan {
+    fn plan_with(ops: Vec<Operation>, fw: &[u8]) -> CheckedPlan<'_> {
         let mut p: LaunchPlan = serde_json::from_value(serde_json::json!({
-            "version": 1, "mode": "snp", "inputs": [{"name": "firmware", "size": 8192, "sha256": ""}],
-            "regions": [{"name": "firmware", "gpa": 0xffe00000u64, "size": 0x200000, "gmem_offset": 0}], "operations": []
+            "version": 2, "mode": "snp", "inputs": [{"kind": "firmware", "size": 8192, "sha256": hex::encode(Sha256::digest(fw))}],
+            "regions": [{"name": "firmware", "purpose": "firmware", "gpa": 0xffe00000u64, "size": 0x200000, "gmem_offset": 0}],
+            "operations": [],
+            "snp": {"vmm": "QEMU", "vcpus": 0, "vcpu_sig": 0, "guest_features": 1, "policy": 0x30000}
         }))
         .unwrap();
         p.operations = ops;
-        p
+        CheckedPlan::new(p, Inputs::new().with(InputKind::Firmware, fw)).unwrap()
     }
 
     #[test]
     fn locates_the_page_whose_bytes_differ() {
         let fw: Vec<u8> = (0..8192u32).map(|i| i as u8).collect();
-        let plan = plan_with(vec![
-            Operation::new(0xffff_e000, 0x2000, OpKind::Normal, Source::File { file: "firmware".into(), offset: 0 }),
-            Operation::new(0xffe0_0000, 0x1000, OpKind::Zero, Source::None),
-        ]);
-        let inputs = Inputs::new().with("firmware", &fw);
-        let mut rec = expected(&plan, &inputs);
+        let plan = plan_with(
+            vec![
+                Operation::new(0xffff_e000, 0x2000, OpKind::Normal, Source::File { file: InputKind::Firmware, offset: 0 }),
+                Operation::new(0xffe0_0000, 0x1000, OpKind::Zero, Source::None),
+            ],
+            &fw,
+        );
+        let mut rec = expected(&plan);
         assert_eq!(rec.len(), 3);
         assert_eq!(rec[2].contents, None, "ZERO pages are not measured");
-        assert!(first_difference(&plan, &inputs, &rec).is_none());
+        assert!(first_difference(&plan, &rec).is_none());
         let mut changed = fw.clone();
         changed[0x1234] ^= 1;
         rec[1] = PageRecord::of(0xffff_f000, OpKind::Normal, None, &changed[0x1000..0x2000]);
-        let d = first_difference(&plan, &inputs, &rec).unwrap();
+        let d = first_difference(&plan, &rec).unwrap();
         assert_eq!((d.index, d.gpa()), (1, 0xffff_f000));
         assert!(d.to_string().contains("normal page at GPA 0xfffff000"), "{d}");
         rec.pop();
-        let d = first_difference(&plan, &inputs, &rec[..1]).unwrap();
+        let d = first_difference(&plan, &rec[..1]).unwrap();
         assert_eq!(d.index, 1);
         assert!(d.to_string().contains("measured nothing more"), "{d}");
     }

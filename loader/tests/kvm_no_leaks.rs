@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use prelaunch_loader::{CheckedPlan, LoadOptions, MemoryChoice, MemoryKind, load};
-use prelaunch_measure::plan::{Inputs, Mode};
+use prelaunch_loader::{LoadOptions, MemoryChoice, MemoryKind, load};
+use prelaunch_measure::plan::Mode;
 
 fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -23,14 +23,13 @@ fn a_hundred_loads_leave_no_fd_or_mapping_behind() {
     }
     let fw = firmware("trixie_OVMF_CODE_4M.fd");
     let plan = amd_plan(&fw, Mode::Snp, 2);
-    let inputs = Inputs::new().with("firmware", &fw);
-    let checked = CheckedPlan::new(&plan, &inputs).unwrap();
+    let checked = &plan;
     let opts = |i: usize| LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: i.is_multiple_of(10), ..Default::default() };
     // One load first: the allocator and the thread pool keep what they grow on first use.
-    assert_eq!(load(&checked, opts(0)).unwrap().memory, MemoryKind::GuestMemfd);
+    assert_eq!(load(checked, opts(0)).unwrap().memory, MemoryKind::GuestMemfd);
     let (fd0, map0) = (fds(), maps());
     for i in 0..100 {
-        let r = load(&checked, opts(i)).unwrap();
+        let r = load(checked, opts(i)).unwrap();
         assert!(r.digest.is_some());
     }
     let (fd1, map1) = (fds(), maps());

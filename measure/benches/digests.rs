@@ -21,7 +21,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prelaunch_measure::hash::Sha384;
-use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PAGE as PLAN_PAGE, TdxPolicy, sev::AmdConfig};
+use prelaunch_measure::plan::{self, CheckedPlan, Mode, PAGE_SIZE as PLAN_PAGE, TdxPolicy, sev::AmdConfig};
 use prelaunch_measure::snp::{Gctx, PageType};
 use prelaunch_measure::{FirmwareImage, digest};
 use prelaunch_testdata::ImageBuilder;
@@ -35,7 +35,7 @@ fn snp_image() -> Vec<u8> {
     ImageBuilder::ovmf_like(SNP_SIZE).seed(1).build()
 }
 
-fn snp_plan(bytes: &[u8], vcpus: u32) -> LaunchPlan {
+fn snp_plan(bytes: &[u8], vcpus: u32) -> CheckedPlan<'_> {
     let img = FirmwareImage::parse(bytes).expect("generated image parses");
     let mut cfg = AmdConfig::new(Mode::Snp);
     cfg.vcpus = vcpus;
@@ -51,15 +51,14 @@ fn sha384_stream(bytes: &[u8]) -> [u8; 48] {
 
 fn snp(c: &mut Criterion) {
     let bytes = snp_image();
-    let inputs = Inputs::new().with("firmware", &bytes);
     let plan_1 = snp_plan(&bytes, 1);
     let plan_64 = snp_plan(&bytes, 64);
 
     let mut g = c.benchmark_group("snp_4MiB");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("sha384_stream", |b| b.iter(|| sha384_stream(black_box(&bytes))));
-    g.bench_function("fold_1_vcpu", |b| b.iter(|| digest::fold(black_box(&plan_1), &inputs).unwrap()));
-    g.bench_function("fold_64_vcpus", |b| b.iter(|| digest::fold(black_box(&plan_64), &inputs).unwrap()));
+    g.bench_function("fold_1_vcpu", |b| b.iter(|| digest::fold(black_box(&plan_1))));
+    g.bench_function("fold_64_vcpus", |b| b.iter(|| digest::fold(black_box(&plan_64))));
     let chain_updates: u64 = plan_64.operations.iter().map(|op| op.len / PLAN_PAGE).sum();
     g.bench_function("page_info_chain_only", |b| {
         b.iter(|| {
@@ -73,7 +72,7 @@ fn snp(c: &mut Criterion) {
     g.bench_function("build_and_fold_64_vcpus", |b| {
         b.iter(|| {
             let plan = snp_plan(black_box(&bytes), 64);
-            digest::fold(&plan, &inputs).unwrap()
+            digest::fold(&plan)
         })
     });
     g.finish();
@@ -81,31 +80,29 @@ fn snp(c: &mut Criterion) {
 
 fn vcpu_table(c: &mut Criterion) {
     let bytes = snp_image();
-    let inputs = Inputs::new().with("firmware", &bytes);
     let plan_512 = snp_plan(&bytes, 512);
     let counts: Vec<u32> = (1..=512).collect();
 
     // Same answer for 512 either way, so the two benches measure the same work plus the table's.
-    let table = digest::vcpu_table(&plan_512, &inputs, None, &counts).unwrap();
-    assert_eq!(table.last().map(|r| r.1), Some(digest::fold(&plan_512, &inputs).unwrap()));
+    let table = digest::vcpu_table(&plan_512, None, &counts).unwrap();
+    assert_eq!(table.last().map(|r| r.1), Some(digest::fold(&plan_512)));
 
     let mut g = c.benchmark_group("vcpu_table_4MiB");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function("single_512", |b| b.iter(|| digest::fold(black_box(&plan_512), &inputs).unwrap()));
-    g.bench_function("table_1..=512", |b| b.iter(|| digest::vcpu_table(black_box(&plan_512), &inputs, None, &counts).unwrap()));
+    g.bench_function("single_512", |b| b.iter(|| digest::fold(black_box(&plan_512))));
+    g.bench_function("table_1..=512", |b| b.iter(|| digest::vcpu_table(black_box(&plan_512), None, &counts).unwrap()));
     g.finish();
 }
 
 fn tdx(c: &mut Criterion) {
     let bytes = ImageBuilder::tdvf_only(TDX_SIZE).seed(1).build();
-    let inputs = Inputs::new().with("firmware", &bytes);
     let img = FirmwareImage::parse(&bytes).expect("generated TDVF image parses");
     let plan = plan::tdx::build(&img, TdxPolicy::default()).expect("tdx plan builds");
 
     let mut g = c.benchmark_group("tdx_2MiB");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("sha384_stream", |b| b.iter(|| sha384_stream(black_box(&bytes))));
-    g.bench_function("mrtd", |b| b.iter(|| digest::fold(black_box(&plan), &inputs).unwrap()));
+    g.bench_function("mrtd", |b| b.iter(|| digest::fold(black_box(&plan))));
     g.finish();
 }
 

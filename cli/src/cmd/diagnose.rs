@@ -14,7 +14,7 @@ use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::digest;
 use prelaunch_measure::plan::sev::{AmdConfig, build, firmware_only};
-use prelaunch_measure::plan::{self, Inputs, Mode, PageAugPolicy, PageOrder, TdxPolicy};
+use prelaunch_measure::plan::{self, MAX_VCPUS, Mode, PageAugPolicy, PageOrder, PlanError, TdxPolicy};
 use prelaunch_measure::report::Evidence;
 use prelaunch_measure::snp::digest::{Resume, firmware_prefix};
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
@@ -46,7 +46,7 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "CMDLINE", requires = "kernel", allow_hyphen_values = true)]
     pub append: Option<std::ffi::OsString>,
     /// Largest vCPU count searched.
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=MAX_VCPUS as i64))]
     pub max_vcpus: u32,
     /// Further guest feature values to try (besides the common ones).
     #[arg(long, value_name = "VALUE", value_parser = parse_int, num_args = 1..)]
@@ -71,8 +71,8 @@ pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
     let img = FirmwareImage::parse(&fw_file).in_file(&a.ovmf)?;
     let started = Instant::now();
     let (found, searched, space) = match ev {
-        Evidence::SnpReport(_) => search_snp(a, &img, &fw_file, &target, out)?,
-        _ => search_tdx(&img, &fw_file, &target)?,
+        Evidence::SnpReport(_) => search_snp(a, &img, &target, out)?,
+        _ => search_tdx(a, &img, &target)?,
     };
     let elapsed = started.elapsed();
     if a.json {
@@ -97,7 +97,24 @@ pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
 
 type Found = (Vec<serde_json::Value>, usize, String);
 
-fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8; 48], out: &Out) -> Result<Found, CliError> {
+/// A candidate configuration for `vmm` with `sig` and `features`, `vcpus` VMSAs.
+fn config(vmm: Vmm, sig: u32, features: u64, vcpus: u32, kernel: Option<KernelHashes>) -> AmdConfig<'static> {
+    let mut cfg = AmdConfig::new(Mode::Snp);
+    cfg.vmm = vmm;
+    cfg.vcpu_sig = sig;
+    cfg.guest_features = features;
+    cfg.vcpus = vcpus;
+    cfg.kernel = kernel;
+    cfg
+}
+
+fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48], out: &Out) -> Result<Found, CliError> {
+    // Firmware that cannot launch as SEV-SNP at all explains no report: say why (exit 1) rather
+    // than search a space no candidate of which builds.
+    let support = img.support();
+    if !support.snp.is_empty() {
+        return Err(CliError::Failed(format!("{}: cannot be launched as SEV-SNP: {}", a.ovmf.display(), support.snp.join("; "))));
+    }
     let payload = match &a.kernel {
         None => None,
         Some(k) => {
@@ -108,9 +125,20 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
         }
     };
     // The firmware pages are the same for every candidate: hash them once.
-    let inputs = Inputs::new().with("firmware", fw);
-    let prefix = firmware_only(img);
-    let fw_ld = prelaunch_measure::snp::digest::launch_digest(&prefix, &inputs).in_file(&a.ovmf)?;
+    let prefix = firmware_only(img).in_file(&a.ovmf)?;
+    let fw_ld = prelaunch_measure::snp::digest::launch_digest(&prefix);
+    // What fails to build for one candidate fails for all of its kind (the VMM, vCPU type and
+    // features never make a build fail): one probe without and one with the kernel say which.
+    build(img, &config(Vmm::Qemu, 0, 1, a.max_vcpus, None)).in_file(&a.ovmf)?;
+    let mut not_searched = Vec::new();
+    let payload = match payload.map(|p| build(img, &config(Vmm::Qemu, 0, 1, a.max_vcpus, Some(p))).map(|_| p)) {
+        Some(Err(e)) => {
+            out.warn(&format!("{}: kernel hashes not searched: {e}", a.ovmf.display()));
+            not_searched.push(format!("kernel hashes: {e}"));
+            None
+        }
+        p => p.transpose().unwrap_or_default(),
+    };
     let mut features: Vec<u64> = COMMON_FEATURES.to_vec();
     for f in &a.guest_features {
         if !features.contains(f) {
@@ -119,8 +147,8 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
     }
     let mut cands = Vec::new();
     for vmm in Vmm::ALL {
-        // EC2 and GCE put a fixed value in RDX: the vCPU type does not enter their VMSAs.
-        let sigs: Vec<u32> = if vmm == Vmm::Qemu { cpu::distinct().iter().map(|c| c.1).collect() } else { vec![0] };
+        // Where a VMM puts a fixed value in RDX, the vCPU type does not enter its VMSAs.
+        let sigs: Vec<u32> = if vmm.measures_vcpu_sig() { cpu::distinct().iter().map(|c| c.1).collect() } else { vec![0] };
         for &sig in &sigs {
             for &f in &features {
                 for kernel in [false, true] {
@@ -136,36 +164,29 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
     let done = AtomicUsize::new(0);
     let progress = std::io::stderr().is_terminal() && !out.quiet;
     let total = cands.len();
-    let results: Vec<Vec<serde_json::Value>> = cands
+    let results: Vec<Result<Vec<serde_json::Value>, PlanError>> = cands
         .par_iter()
         .map(|c| {
-            let mut cfg = AmdConfig::new(Mode::Snp);
-            cfg.vmm = c.vmm;
-            cfg.vcpu_sig = c.sig;
-            cfg.guest_features = c.features;
-            cfg.vcpus = a.max_vcpus;
-            cfg.kernel = if c.kernel { payload } else { None };
-            let mut hits = Vec::new();
-            if let Ok(plan) = build(img, &cfg) {
-                let resume = Resume { ld: fw_ld, after_ops: firmware_prefix(&plan) };
-                if let Ok(table) = digest::vcpu_table(&plan, &inputs, Some(resume), &counts) {
-                    for (n, d) in table {
-                        if d.as_bytes() == target {
-                            hits.push(describe(a, c, n));
-                        }
-                    }
-                }
-            }
+            let cfg = config(c.vmm, c.sig, c.features, a.max_vcpus, if c.kernel { payload } else { None });
+            let plan = build(img, &cfg)?;
+            let resume = Resume { ld: fw_ld, after_ops: firmware_prefix(&plan) };
+            let hits = digest::vcpu_table(&plan, Some(resume), &counts)?
+                .into_iter()
+                .filter(|(_, d)| d.as_bytes() == target)
+                .map(|(n, _)| describe(a, c, n))
+                .collect();
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if progress && (n.is_multiple_of(8) || n == total) {
                 err!("\rdiagnose: {n}/{total} walks ({} configurations)", n * a.max_vcpus as usize);
             }
-            hits
+            Ok(hits)
         })
         .collect();
     if progress {
         errln!();
     }
+    // A candidate that did not build is an error, never a silent miss.
+    let results: Vec<Vec<serde_json::Value>> = results.into_iter().collect::<Result<_, _>>().in_file(&a.ovmf)?;
     let space = format!(
         "vCPUs 1-{}, VMMs QEMU/ec2/gce, {} vCPU signatures, {} guest feature values, kernel hashes {}",
         a.max_vcpus,
@@ -173,37 +194,54 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, fw: &[u8], target: &[u8
         features.len(),
         if payload.is_some() { "with and without" } else { "without" }
     );
+    let space = if not_searched.is_empty() { space } else { format!("{space}; not searched: {}", not_searched.join("; ")) };
     Ok((results.into_iter().flatten().collect(), total * a.max_vcpus as usize, space))
 }
 
 fn describe(a: &DiagnoseArgs, c: &Candidate, vcpus: u32) -> serde_json::Value {
     let names: Vec<&str> = cpu::CPU_TYPES.iter().filter(|t| cpu::signature(t.1, t.2, t.3) == c.sig).map(|t| t.0).collect();
     let mut cmd = format!("--mode snp --vcpus {vcpus} --vmm-type {}", c.vmm.name());
-    if c.vmm == Vmm::Qemu {
+    if c.vmm.measures_vcpu_sig() {
         cmd += &format!(" --vcpu-type {}", names.first().copied().unwrap_or("?"));
     }
     cmd += &format!(" --guest-features {:#x} --ovmf {}", c.features, a.ovmf.display());
     if c.kernel {
         cmd += " --kernel …";
     }
-    json!({"vcpus": vcpus, "vmm_type": c.vmm.name(), "vcpu_sig": c.sig, "vcpu_types": if c.vmm == Vmm::Qemu { names } else { vec![] },
+    json!({"vcpus": vcpus, "vmm_type": c.vmm.name(), "vcpu_sig": c.sig, "vcpu_types": if c.vmm.measures_vcpu_sig() { names } else { vec![] },
            "guest_features": c.features, "kernel_hashes": c.kernel, "command": cmd})
 }
 
-fn search_tdx(img: &FirmwareImage<'_>, fw: &[u8], target: &[u8; 48]) -> Result<Found, CliError> {
-    let inputs = Inputs::new().with("firmware", fw);
+fn search_tdx(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48]) -> Result<Found, CliError> {
     let mut found = Vec::new();
     let mut searched = 0;
-    for page_order in [PageOrder::Single, PageOrder::TwoPass] {
-        for page_aug in [PageAugPolicy::Add, PageAugPolicy::Skip] {
-            let Ok(plan) = plan::tdx::build(img, TdxPolicy { page_order, page_aug }) else { continue };
+    let mut failed: Vec<String> = Vec::new();
+    for page_order in PageOrder::ALL {
+        for page_aug in PageAugPolicy::ALL {
+            let plan = match plan::tdx::build(img, TdxPolicy { page_order, page_aug }) {
+                Ok(p) => p,
+                Err(e) => {
+                    failed.push(format!("--tdx-page-order {} --tdx-page-aug {}: {e}", page_order.name(), page_aug.name()));
+                    continue;
+                }
+            };
             searched += 1;
-            if digest::fold(&plan, &inputs).is_ok_and(|d| d.as_bytes() == target) {
-                let o = if page_order == PageOrder::Single { "single" } else { "two-pass" };
-                let g = if page_aug == PageAugPolicy::Add { "add" } else { "skip" };
+            if digest::fold(&plan).as_bytes() == target {
+                let (o, g) = (page_order.name(), page_aug.name());
                 found.push(json!({"tdx_page_order": o, "tdx_page_aug": g, "command": format!("--mode tdx --tdx-page-order {o} --tdx-page-aug {g}")}));
             }
         }
     }
-    Ok((found, searched, "TDX page orders single/two-pass, PAGE_AUG add/skip".into()))
+    // An image no policy can launch explains no quote: that is the answer (exit 1), not a miss.
+    if searched == 0 {
+        return Err(CliError::Failed(format!("{}: cannot be launched as a TD: {}", a.ovmf.display(), failed.join("; "))));
+    }
+    let names = |v: &[&str]| v.join("/");
+    let space = format!(
+        "TDX page orders {}, PAGE_AUG {}",
+        names(&PageOrder::ALL.map(PageOrder::name)),
+        names(&PageAugPolicy::ALL.map(PageAugPolicy::name))
+    );
+    let space = if failed.is_empty() { space } else { format!("{space}; not searched: {}", failed.join("; ")) };
+    Ok((found, searched, space))
 }

@@ -2,12 +2,11 @@
 
 use clap::Args;
 use prelaunch_measure::digest;
-use prelaunch_measure::hash::Sha256;
-use prelaunch_measure::plan::{Source, stats};
+use prelaunch_measure::plan::{PAGE_SIZE, Source, stats};
 use serde_json::json;
 
 use crate::error::CliError;
-use crate::launch::LaunchArgs;
+use crate::launch::{Files, LaunchArgs};
 use crate::outln;
 use crate::output::{Out, Style, hex, print_json};
 
@@ -21,17 +20,13 @@ pub struct LayoutArgs {
 }
 
 pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
-    let launch = a.launch.build(out)?;
-    let mut plan = launch.plan.clone();
-    let inputs = launch.inputs();
-    let d = digest::fold_observed(&plan, &inputs, launch.resume, None)
+    let files = Files::default();
+    let launch = a.launch.build(out, &files)?;
+    let d = digest::fold_observed(&launch.plan, launch.resume, None)
         .map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
+    // The plan as it leaves the process: every input identified by its SHA-256.
+    let mut plan = launch.plan.portable();
     plan.digest = Some(d.hex());
-    for f in &mut plan.inputs {
-        if let Some(b) = inputs.get(&f.name) {
-            f.sha256 = hex::encode(Sha256::digest(b));
-        }
-    }
     let st = stats::stats(&plan);
     if a.json {
         let mut doc = serde_json::to_value(&plan).map_err(|e| CliError::Failed(e.to_string()))?;
@@ -63,7 +58,7 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
             Source::File { file, offset } => format!("{file}+{}", hex(*offset)),
             Source::Page { page } => format!("generated {page}"),
         };
-        outln!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(4096));
+        outln!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(PAGE_SIZE));
     }
     if st.vmsas > 0 {
         outln!("  + {} VMSA(s), measured at launch finish", st.vmsas);

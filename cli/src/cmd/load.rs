@@ -17,13 +17,12 @@ use prelaunch_loader::platform::DigestSource;
 use prelaunch_loader::record::{Difference, first_difference};
 use prelaunch_loader::{CheckedPlan, HwOptions, LoadOptions, LoadReport, MemoryChoice, MemoryKind, PlatformChoice, SimFaults};
 use prelaunch_measure::idblock::IdKey;
-use prelaunch_measure::image::TdvfSectionKind;
-use prelaunch_measure::plan::{Inputs, LaunchPlan};
-use prelaunch_measure::{FirmwareImage, Measurement, digest};
+use prelaunch_measure::plan::{InputKind, Inputs, LaunchPlan};
+use prelaunch_measure::{Measurement, PAGE_SIZE, digest};
 use serde_json::json;
 
 use crate::error::{CliError, Context, failed, usage};
-use crate::launch::{LaunchArgs, parse_int};
+use crate::launch::{Files, LaunchArgs, parse_int};
 use crate::output::{Out, Style, hex, print_json};
 use crate::{errln, outln};
 
@@ -80,40 +79,27 @@ pub struct LoadArgs {
     pub sim_fault: Vec<String>,
 }
 
-/// The plan and the files its operations read.
-struct Loaded {
-    plan: LaunchPlan,
-    firmware: Input,
-    svsm: Option<Input>,
-}
-
-impl Loaded {
-    fn inputs(&self) -> Inputs<'_> {
-        let i = Inputs::new().with("firmware", &self.firmware);
-        match &self.svsm {
-            Some(s) => i.with("svsm", s),
-            None => i,
-        }
-    }
-}
-
-fn read_plan(a: &LoadArgs, path: &Path, out: &Out) -> Result<Loaded, CliError> {
+/// A plan from `--plan` and the files named for its inputs. The strict check (inputs' sizes and
+/// SHA-256 included) runs when it becomes a [`CheckedPlan`](prelaunch_loader::CheckedPlan).
+fn read_plan<'f>(a: &LoadArgs, path: &Path, out: &Out, files: &'f Files) -> Result<(LaunchPlan, Inputs<'f>), CliError> {
     let text = Input::open(path, Kind::PLAN)?;
-    let plan: LaunchPlan =
-        serde_json::from_slice(&text).map_err(|e| CliError::Failed(format!("{}: not a launch plan: {e}", show(path))))?;
+    let plan = LaunchPlan::from_json(&text).in_file(path)?;
     if plan.mode != a.launch.mode.mode() {
         return usage(format!("{}: the plan is for mode {}, not --mode {}", show(path), plan.mode.name(), a.launch.mode_name()));
     }
-    let firmware = Input::open(a.launch.firmware_path(out)?, Kind::FIRMWARE)?;
-    let svsm = match (plan.input("svsm"), &a.launch.svsm) {
-        (Some(_), Some(p)) => Some(Input::open(p, Kind::FIRMWARE)?),
-        (Some(_), None) => return usage(format!("{}: the plan reads an SVSM binary: give it with --svsm", show(path))),
-        (None, _) => None,
-    };
-    Ok(Loaded { plan, firmware, svsm })
+    let mut inputs = Inputs::new().with(InputKind::Firmware, files.firmware(&a.launch.firmware_path(out)?)?);
+    for f in &plan.inputs {
+        match (f.kind, &a.launch.svsm) {
+            (InputKind::Firmware, _) => {}
+            (InputKind::Svsm, Some(p)) => inputs = inputs.with(InputKind::Svsm, files.svsm(p)?),
+            (InputKind::Svsm, None) => return usage(format!("{}: the plan reads an SVSM binary: give it with --svsm", show(path))),
+            (kind, _) => return usage(format!("{}: the plan reads a {kind} input, which `load` cannot be given yet", show(path))),
+        }
+    }
+    Ok((plan, inputs))
 }
 
-fn build(a: &LoadArgs, out: &Out) -> Result<Loaded, CliError> {
+fn build<'f>(a: &LoadArgs, out: &Out, files: &'f Files) -> Result<prelaunch_loader::CheckedPlan<'f>, CliError> {
     if a.launch.snp_ovmf_hash.is_some() {
         return usage(
             "--snp-ovmf-hash replaces the firmware pages by a precomputed digest; load measures the bytes it loads, so it cannot take one",
@@ -122,8 +108,7 @@ fn build(a: &LoadArgs, out: &Out) -> Result<Loaded, CliError> {
     if a.launch.vcpus.as_ref().is_some_and(|v| !v.is_single()) {
         return usage("load launches one guest: give --vcpus a single count");
     }
-    let launch = a.launch.build(out)?;
-    Ok(Loaded { plan: launch.plan, firmware: launch.firmware, svsm: launch.svsm })
+    Ok(a.launch.build(out, files)?.plan)
 }
 
 fn parse_expect(s: &str, folded: &Measurement) -> Result<Measurement, CliError> {
@@ -159,11 +144,6 @@ fn add_fault(faults: &mut SimFaults, spec: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn tdx_hob_gpa(firmware: &[u8]) -> Option<u64> {
-    let img = FirmwareImage::parse(firmware).ok()?;
-    img.tdvf.as_ref()?.sections.iter().find(|s| s.kind == TdvfSectionKind::TdHob).map(|s| s.gpa)
-}
-
 /// `--probe` stands alone: the launch arguments become optional (`--mode` takes a placeholder).
 pub fn tweak(cmd: clap::Command) -> clap::Command {
     cmd.mut_arg("mode", |a| {
@@ -185,20 +165,22 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
     if a.platform == PlatformArg::Hw && !faults.is_empty() {
         return usage("--sim-fault only applies to --platform sim");
     }
-    let loaded = match &a.plan {
-        Some(p) => read_plan(a, p, out)?,
-        None => build(a, out)?,
+    let files = Files::default();
+    let checked = match &a.plan {
+        // The strict check (inputs' sizes and SHA-256 included) before anything else.
+        Some(p) => {
+            let (plan, inputs) = read_plan(a, p, out, &files)?;
+            CheckedPlan::new(plan, inputs).in_file(p)?
+        }
+        None => build(a, out, &files)?,
     };
-    let plan = &loaded.plan;
-    let inputs = loaded.inputs();
-    let origin = a.plan.as_deref().unwrap_or(loaded.firmware.path());
-    // The strict check (inputs' sizes and SHA-256 included) before anything else.
-    let checked = CheckedPlan::new(plan, &inputs).map_err(|e| CliError::Failed(format!("{}: {e}", origin.display())))?;
-    let folded = digest::fold(plan, &inputs).in_file(origin)?;
+    let plan = &checked;
+    let origin = a.plan.clone().or_else(|| files.opened_firmware().map(|f| f.path().to_owned())).unwrap_or_default();
+    let folded = digest::fold(&checked);
     if let Some(recorded) = plan.digest.as_deref().filter(|d| !d.eq_ignore_ascii_case(&folded.hex())) {
         return failed(format!(
             "{}: the plan records digest {recorded}, but its operations fold to {folded}: it was edited",
-            origin.display()
+            show(&origin)
         ));
     }
     let (expected, expected_from) = match &a.expect {
@@ -213,7 +195,7 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
                 Some(p) => Some(IdKey::from_pem_bytes(&Input::open(p, Kind::KEY)?).in_file(p)?),
                 None => None,
             };
-            PlatformChoice::Hw(Box::new(HwOptions { expected: Some(expected), id_key, tdx_hob_gpa: tdx_hob_gpa(&loaded.firmware) }))
+            PlatformChoice::Hw(Box::new(HwOptions { expected: Some(expected), id_key }))
         }
     };
     let memory = match a.memory {
@@ -232,7 +214,7 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
     }
 
     let matched = report.digest.map(|d| d == expected);
-    let difference = if matched == Some(false) { first_difference(plan, &inputs, &report.record) } else { None };
+    let difference = if matched == Some(false) { first_difference(&checked, &report.record) } else { None };
     let guest_bad = report.guest_check.as_ref().is_some_and(|g| !g.ok());
     if a.json {
         print_json(&json_report(&report, &expected, expected_from, matched, difference.as_ref()))?;
@@ -343,7 +325,7 @@ fn print_guest(out: &Out, g: &GuestCheckReport) {
             out.paint(Style::Bad, "DIFFERS"),
             r.guest,
             hex(r.gpa),
-            r.pages * 4096,
+            r.pages * PAGE_SIZE,
             r.host
         ),
     }

@@ -3,12 +3,12 @@
 use clap::{Args, ValueEnum};
 use prelaunch_measure::digest::{self, Measurement};
 use prelaunch_measure::hash::Sha256;
-use prelaunch_measure::plan::{LaunchPlan, Mode, Source};
+use prelaunch_measure::plan::{LaunchPlan, Mode, PAGE_SIZE, Source};
 use prelaunch_measure::snp;
 use serde_json::{Value, json};
 
 use crate::error::{CliError, usage};
-use crate::launch::{Launch, LaunchArgs, ModeArg};
+use crate::launch::{Files, Launch, LaunchArgs, ModeArg};
 use crate::outln;
 use crate::output::{Out, hex, print_json};
 
@@ -38,8 +38,8 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     if a.dump_vmsa && !matches!(a.launch.mode, ModeArg::Seves | ModeArg::Snp | ModeArg::SnpSvsm) {
         return usage("--dump-vmsa is not available in the selected mode (seves, snp and snp:svsm only)");
     }
-    let launch = a.launch.build(out)?;
-    let inputs = launch.inputs();
+    let files = Files::default();
+    let launch = a.launch.build(out, &files)?;
     let plan = &launch.plan;
     let fail = |e: prelaunch_measure::plan::PlanError| CliError::Failed(format!("{}: {e}", launch.firmware_path().display()));
 
@@ -51,7 +51,7 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     }
     // A table of vCPU counts: one walk of the chain, one update per further vCPU.
     if !launch.vcpus.is_single() && matches!(plan.mode, Mode::Snp | Mode::SevEs) && a.launch.mode != ModeArg::SnpOvmfHash {
-        let table = digest::vcpu_table(plan, &inputs, launch.resume, &launch.vcpus.0).map_err(fail)?;
+        let table = digest::vcpu_table(plan, launch.resume, &launch.vcpus.0).map_err(fail)?;
         return print_table(&launch, a.output_format, table);
     }
 
@@ -59,11 +59,10 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     let prefix = snp::digest::firmware_prefix(plan);
     let m = digest::fold_observed(
         plan,
-        &inputs,
         launch.resume,
         Some(&mut |i, m| {
             if i + 1 == prefix && plan.mode == Mode::Snp {
-                firmware_digest = Some(m);
+                firmware_digest = Some(*m);
             }
         }),
     )
@@ -87,7 +86,7 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table(launch: &Launch, format: OutputFormat, rows: Vec<(u32, Measurement)>) -> Result<(), CliError> {
+fn print_table(launch: &Launch<'_>, format: OutputFormat, rows: Vec<(u32, Measurement)>) -> Result<(), CliError> {
     match format {
         OutputFormat::Json => {
             let mut doc = document(launch, &rows[0].1, None);
@@ -115,12 +114,12 @@ fn dump_vmsas(plan: &LaunchPlan) -> Result<(), CliError> {
 }
 
 /// Everything a pipeline needs to record what was measured.
-fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measurement>) -> Value {
+fn document(launch: &Launch<'_>, m: &Measurement, firmware_digest: Option<Measurement>) -> Value {
     let a = &launch.args;
     let file = |p: &std::path::Path, bytes: &[u8]| json!({"path": p.display().to_string(), "size": bytes.len(), "sha256": hex::encode(Sha256::digest(bytes))});
     let mut inputs = serde_json::Map::new();
-    inputs.insert("ovmf".into(), file(launch.firmware_path(), &launch.firmware));
-    if let Some(s) = &launch.svsm {
+    inputs.insert("ovmf".into(), file(launch.firmware_path(), launch.firmware));
+    if let Some(s) = launch.svsm {
         inputs.insert("svsm".into(), file(s.path(), s));
     }
     if let Some(p) = &launch.payload {
@@ -141,7 +140,7 @@ fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measuremen
     match launch.plan.mode {
         Mode::Tdx => {
             let t = launch.plan.tdx.unwrap_or_default();
-            params = json!({"tdx_page_order": t.page_order, "tdx_page_aug": t.page_aug,
+            params = json!({"tdx_page_order": t.page_order, "tdx_page_aug": t.page_aug, "td_hob_gpa": t.td_hob_gpa,
                 "sections_measured": launch.plan.operations.iter().map(|o| json!({"gpa": o.gpa, "len": o.len, "kind": o.kind.name()})).collect::<Vec<_>>()});
         }
         Mode::Sev => {}
@@ -163,10 +162,10 @@ fn document(launch: &Launch, m: &Measurement, firmware_digest: Option<Measuremen
 }
 
 /// `--explain`: one line per run: GPA range, kind, pages, source, digest after the run.
-fn explain(launch: &Launch) -> Result<(), prelaunch_measure::plan::PlanError> {
+fn explain(launch: &Launch<'_>) -> Result<(), prelaunch_measure::plan::PlanError> {
     let plan = &launch.plan;
     let mut after: Vec<String> = vec![String::new(); plan.operations.len()];
-    digest::fold_observed(plan, &launch.inputs(), launch.resume, Some(&mut |i, m: Measurement| after[i] = m.hex()))?;
+    digest::fold_observed(plan, launch.resume, Some(&mut |i, m: &Measurement| after[i] = m.hex()))?;
     let skip = launch.resume.map_or(0, |r| r.after_ops);
     outln!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
     for (i, op) in plan.operations.iter().enumerate() {
@@ -181,7 +180,7 @@ fn explain(launch: &Launch) -> Result<(), prelaunch_measure::plan::PlanError> {
             Source::Page { page } => format!("generated {page}"),
         };
         let d = if i < skip { "(from --snp-ovmf-hash)".into() } else { after[i].clone() };
-        outln!("{i:<4} {range:<33} {:<15} {:>6}  {src:<24} {d}", op.kind.name(), op.len.div_ceil(4096));
+        outln!("{i:<4} {range:<33} {:<15} {:>6}  {src:<24} {d}", op.kind.name(), op.len.div_ceil(PAGE_SIZE));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use prelaunch_measure::report::{Evidence, Vcek};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Context, usage};
-use crate::launch::LaunchArgs;
+use crate::launch::{Files, LaunchArgs};
 use crate::outln;
 use crate::output::{Out, Style, print_json};
 
@@ -59,11 +59,12 @@ pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
             if l.mode.mode() != want {
                 return usage(format!("{} is a {}, but --mode {} was given", show(&a.report), ev.kind(), l.mode_name()));
             }
-            let launch = l.build(out)?;
+            let files = Files::default();
+            let launch = l.build(out, &files)?;
             if !launch.vcpus.is_single() {
                 return usage("verify takes one --vcpus count; use `prelaunch diagnose` to search several");
             }
-            let m = digest::fold_observed(&launch.plan, &launch.inputs(), launch.resume, None)
+            let m = digest::fold_observed(&launch.plan, launch.resume, None)
                 .map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())))?;
             m.as_bytes().to_vec()
         }

@@ -16,7 +16,7 @@ use crate::memory::mapping::AlignedMapping;
 use crate::sys::errno_name;
 use program::{CODE, PORT_HI, PORT_LO, host_checksum};
 
-const PAGE: u64 = 4096;
+use prelaunch_measure::PAGE_SIZE as PAGE;
 const FOUR_GIB: u64 = 1 << 32;
 /// The lowest GPA the probe's page may use.
 const PROBE_FLOOR: u64 = 0x10000;

@@ -6,6 +6,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
+/// The smallest mapping granule (the page every platform populates).
+const PAGE: usize = prelaunch_measure::PAGE_SIZE as usize;
+
 /// A `MAP_SHARED` read-write mapping, unmapped on drop.
 #[derive(Debug)]
 pub struct AlignedMapping {
@@ -31,7 +34,7 @@ impl AlignedMapping {
     }
 
     fn map(fd: Option<BorrowedFd<'_>>, offset: u64, len: usize, align: usize, populate: bool) -> io::Result<Self> {
-        if len == 0 || !align.is_power_of_two() || align < 4096 || !len.is_multiple_of(4096) {
+        if len == 0 || !align.is_power_of_two() || align < PAGE || !len.is_multiple_of(PAGE) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot map {len:#x} bytes aligned to {align:#x}")));
         }
         let reserve_len = len.checked_add(align).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large"))?;

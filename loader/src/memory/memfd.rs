@@ -77,13 +77,15 @@ impl MemoryBackend for MemfdBackend {
 
 #[cfg(test)]
 mod tests {
+    use prelaunch_measure::plan::RegionPurpose;
+
     use super::*;
 
     #[test]
     fn maps_regions_aligned_and_zeroed_and_finds_them_by_gpa() {
         let regions = [
-            Region { name: "ram".into(), gpa: 0x80_0000, size: 2 << 20, gmem_offset: 0 },
-            Region { name: "firmware".into(), gpa: 0xffe0_0000, size: 2 << 20, gmem_offset: 0 },
+            Region { name: "ram".into(), purpose: RegionPurpose::Ram, gpa: 0x80_0000, size: 2 << 20, gmem_offset: 0 },
+            Region { name: "firmware".into(), purpose: RegionPurpose::Firmware, gpa: 0xffe0_0000, size: 2 << 20, gmem_offset: 0 },
         ];
         let mut m = MemfdBackend::create(&regions).unwrap();
         assert_eq!(m.kind(), MemoryKind::Memfd);

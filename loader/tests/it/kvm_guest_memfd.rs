@@ -6,9 +6,9 @@ use crate::common;
 
 use common::*;
 use prelaunch_loader::memory::convert::ConversionPath;
-use prelaunch_loader::{CheckedPlan, LoadOptions, MemoryChoice, MemoryKind, PlatformChoice, SimFaults, load};
+use prelaunch_loader::{LoadOptions, MemoryChoice, MemoryKind, PlatformChoice, SimFaults, load};
 use prelaunch_measure::digest;
-use prelaunch_measure::plan::{Inputs, Mode, PageOrder};
+use prelaunch_measure::plan::{Mode, PageOrder};
 
 #[test]
 fn guest_memfd_regions_are_aligned_bound_and_read_back_by_a_vcpu() {
@@ -17,9 +17,8 @@ fn guest_memfd_regions_are_aligned_bound_and_read_back_by_a_vcpu() {
     }
     let fw = firmware("bookworm_OVMF.fd");
     for plan in [amd_plan(&fw, Mode::Snp, 2), tdx_plan(&fw, PageOrder::Single)] {
-        let inputs = Inputs::new().with("firmware", &fw);
-        let checked = CheckedPlan::new(&plan, &inputs).unwrap();
-        let r = load(&checked, LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: true, ..Default::default() }).unwrap();
+        let checked = &plan;
+        let r = load(checked, LoadOptions { memory: MemoryChoice::GuestMemfd, check_guest: true, ..Default::default() }).unwrap();
         assert_eq!(r.memory, MemoryKind::GuestMemfd);
         assert_eq!(r.regions.len(), plan.regions.len());
         for (i, reg) in r.regions.iter().enumerate() {
@@ -36,7 +35,7 @@ fn guest_memfd_regions_are_aligned_bound_and_read_back_by_a_vcpu() {
         );
         // This host's KVM cannot convert; the sim models it and says so.
         assert_eq!(r.conversion.path, ConversionPath::Modelled);
-        assert_eq!(r.digest, Some(digest::fold(&plan, &inputs).unwrap()));
+        assert_eq!(r.digest, Some(digest::fold(&plan)));
         let g = r.guest_check.expect("guest check ran");
         assert!(g.ok(), "{g:?}");
         assert!(g.pages >= 512, "the whole 2 MiB firmware is sampled: {g:?}");
@@ -50,15 +49,14 @@ fn the_guest_probe_sees_a_byte_changed_in_guest_memory() {
     }
     let fw = firmware("bookworm_OVMF.fd");
     let plan = amd_plan(&fw, Mode::Snp, 1);
-    let inputs = Inputs::new().with("firmware", &fw);
-    let checked = CheckedPlan::new(&plan, &inputs).unwrap();
+    let checked = &plan;
     // Page 3 of the firmware samples the word at offset 3 * 264 & 0xff8 = 0x318.
     let target = plan.operations[0].gpa + 3 * 4096 + 0x318 + 2;
     let faults = SimFaults { corrupt: vec![target], ..Default::default() };
     let r =
-        load(&checked, LoadOptions { memory: MemoryChoice::GuestMemfd, platform: PlatformChoice::Sim(faults), check_guest: true }).unwrap();
+        load(checked, LoadOptions { memory: MemoryChoice::GuestMemfd, platform: PlatformChoice::Sim(faults), check_guest: true }).unwrap();
     let g = r.guest_check.unwrap();
     let bad = g.first_mismatch().expect("the vCPU read the changed byte");
     assert_eq!(bad.gpa, plan.operations[0].gpa);
-    assert_ne!(r.digest, Some(digest::fold(&plan, &inputs).unwrap()));
+    assert_ne!(r.digest, Some(digest::fold(&plan)));
 }

@@ -9,16 +9,14 @@ use common::*;
 use prelaunch_loader::record::first_difference;
 use prelaunch_loader::{CheckedPlan, LoadError, LoadOptions, LoadReport, MemoryChoice, PlatformChoice, SimFaults, load};
 use prelaunch_measure::digest;
-use prelaunch_measure::plan::{Inputs, LaunchPlan, Mode, PageOrder};
+use prelaunch_measure::plan::{InputKind, InputProblem, Inputs, Mode, PageOrder, PlanError, RegionProblem};
 use prelaunch_testdata::ImageBuilder;
 
-fn run(plan: &LaunchPlan, fw: &[u8], faults: SimFaults) -> Result<LoadReport, LoadError> {
-    let inputs = Inputs::new().with("firmware", fw);
-    let checked = CheckedPlan::new(plan, &inputs)?;
-    load(&checked, LoadOptions { memory: MemoryChoice::Memfd, platform: PlatformChoice::Sim(faults), check_guest: false })
+fn run(plan: &CheckedPlan<'_>, faults: SimFaults) -> Result<LoadReport, LoadError> {
+    load(plan, LoadOptions { memory: MemoryChoice::Memfd, platform: PlatformChoice::Sim(faults), check_guest: false })
 }
 
-fn plans(fw: &[u8]) -> Vec<(&'static str, LaunchPlan)> {
+fn plans(fw: &[u8]) -> Vec<(&'static str, CheckedPlan<'_>)> {
     vec![
         ("snp", amd_plan(fw, Mode::Snp, 3)),
         ("sev", amd_plan(fw, Mode::Sev, 0)),
@@ -32,8 +30,8 @@ fn plans(fw: &[u8]) -> Vec<(&'static str, LaunchPlan)> {
 fn sim_digest_equals_the_fold_in_every_mode() {
     let fw = ImageBuilder::ovmf_like(256 << 10).seed(7).build();
     for (name, plan) in plans(&fw) {
-        let want = digest::fold(&plan, &Inputs::new().with("firmware", &fw)).unwrap();
-        let r = run(&plan, &fw, SimFaults::default()).unwrap();
+        let want = digest::fold(&plan);
+        let r = run(&plan, SimFaults::default()).unwrap();
         assert_eq!(r.digest, Some(want), "{name}");
         assert_eq!(r.memory, prelaunch_loader::MemoryKind::Memfd);
         assert!(r.populate.partial == 0 && r.populate.retries == 0, "{name}: {:?}", r.populate);
@@ -45,8 +43,8 @@ fn partial_progress_eintr_and_eagain_are_resumed_and_the_digest_still_matches() 
     let fw = ImageBuilder::ovmf_like(256 << 10).seed(8).build();
     let faults = SimFaults { partial_pages: Some(3), eintr_every: Some(2), eagain_every: Some(2), corrupt: vec![] };
     for (name, plan) in plans(&fw) {
-        let want = digest::fold(&plan, &Inputs::new().with("firmware", &fw)).unwrap();
-        let r = run(&plan, &fw, faults.clone()).unwrap();
+        let want = digest::fold(&plan);
+        let r = run(&plan, faults.clone()).unwrap();
         assert_eq!(r.digest, Some(want), "{name}");
         assert!(r.populate.partial > 0 && r.populate.retries > 0, "{name}: faults were injected: {:?}", r.populate);
         if matches!(plan.mode, Mode::Snp | Mode::Tdx) {
@@ -61,10 +59,10 @@ fn a_byte_changed_after_the_copy_is_caught_and_its_page_named() {
     for (name, plan) in plans(&fw) {
         let base = plan.operations.iter().find(|o| o.measured && !o.is_vmsa()).unwrap().gpa;
         let target = base + 0x5123;
-        let r = run(&plan, &fw, SimFaults { corrupt: vec![target], ..Default::default() }).unwrap();
-        let want = digest::fold(&plan, &Inputs::new().with("firmware", &fw)).unwrap();
+        let r = run(&plan, SimFaults { corrupt: vec![target], ..Default::default() }).unwrap();
+        let want = digest::fold(&plan);
         assert_ne!(r.digest, Some(want), "{name}");
-        let d = first_difference(&plan, &Inputs::new().with("firmware", &fw), &r.record).expect("a difference");
+        let d = first_difference(&plan, &r.record).expect("a difference");
         assert_eq!(d.gpa(), base + 0x5000, "{name}: {d}");
         assert!(d.to_string().contains(&format!("{:#x}", base + 0x5000)), "{name}: {d}");
     }
@@ -74,24 +72,23 @@ fn a_byte_changed_after_the_copy_is_caught_and_its_page_named() {
 fn faults_that_never_clear_fail_after_bounded_retries_naming_the_address() {
     let fw = ImageBuilder::ovmf_like(256 << 10).build();
     let plan = amd_plan(&fw, Mode::Snp, 1);
-    let e = run(&plan, &fw, SimFaults { eintr_every: Some(1), ..Default::default() }).unwrap_err();
+    let e = run(&plan, SimFaults { eintr_every: Some(1), ..Default::default() }).unwrap_err();
     assert!(matches!(e, LoadError::Stalled { op: 0, .. }), "{e:?}");
     assert!(e.to_string().contains(&format!("{:#x}", plan.operations[0].gpa)) && e.to_string().contains("EINTR"), "{e}");
-    let e = run(&plan, &fw, SimFaults { eagain_every: Some(1), ..Default::default() }).unwrap_err();
+    let e = run(&plan, SimFaults { eagain_every: Some(1), ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("EAGAIN") && e.to_string().contains("stopped at GPA"), "{e}");
 }
 
 #[test]
 fn a_plan_that_fails_the_check_is_refused_before_any_memory() {
     let fw = ImageBuilder::ovmf_like(256 << 10).build();
-    let mut plan = amd_plan(&fw, Mode::Snp, 1);
+    let built = amd_plan(&fw, Mode::Snp, 1);
+    let mut plan = built.portable();
     plan.regions[0].gpa += 0x1000;
-    let e = run(&plan, &fw, SimFaults::default()).unwrap_err();
-    assert!(matches!(e, LoadError::Plan(_)), "{e:?}");
-    assert!(e.to_string().contains("not a multiple of 2 MiB"), "{e}");
+    let e = CheckedPlan::new(plan, Inputs::new().with(InputKind::Firmware, &fw)).unwrap_err();
+    assert!(matches!(e, PlanError::Region { index: 0, problem: RegionProblem::Misaligned { field: "gpa", .. }, .. }), "{e:?}");
+    assert!(LoadError::from(e).to_string().contains("not a multiple of 2 MiB"));
     let other = ImageBuilder::ovmf_like(256 << 10).seed(99).build();
-    let mut plan = amd_plan(&fw, Mode::Snp, 1);
-    plan.inputs[0].sha256 = hex::encode(prelaunch_measure::hash::Sha256::digest(&fw));
-    let e = run(&plan, &other, SimFaults::default()).unwrap_err();
-    assert!(e.to_string().contains("SHA-256"), "{e}");
+    let e = CheckedPlan::new(built.portable(), Inputs::new().with(InputKind::Firmware, &other)).unwrap_err();
+    assert!(matches!(e, PlanError::Input { kind: InputKind::Firmware, problem: InputProblem::Sha256 { .. } }), "{e:?}");
 }

@@ -14,7 +14,7 @@ pub use tdvf::{TdvfError, TdvfMetadata, TdvfSection, TdvfSectionKind};
 
 /// 4 GiB: the firmware is mapped so that it ends here.
 pub const FOUR_GIB: u64 = 1 << 32;
-pub const PAGE_SIZE: u64 = 4096;
+pub use crate::PAGE_SIZE;
 
 /// A guest-physical range declared by a footer entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

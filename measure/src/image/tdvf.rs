@@ -8,7 +8,7 @@ use crate::guid::known;
 
 const DESCRIPTOR: usize = 16;
 const SECTION: usize = 32;
-const PAGE: u64 = 4096;
+use crate::PAGE_SIZE as PAGE;
 /// No firmware section comes near this; larger values are lies that would cost memory and time.
 const MAX_SECTION: u64 = 1 << 30;
 

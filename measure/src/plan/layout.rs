@@ -2,14 +2,28 @@
 //! grown outward to hugepage boundaries so guest_memfd can back the firmware with whole 2 MiB folios.
 //! The padding this adds is never populated.
 
-use super::{PlanError, REGION_ALIGN, Region};
+use super::{PlanError, REGION_ALIGN, Region, RegionPurpose};
 
-/// A guest-physical range the layout must cover, with a label naming what it holds.
+/// A guest-physical range the layout must cover, with a label naming what it holds (for messages)
+/// and the purpose of the region it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     pub gpa: u64,
     pub len: u64,
     pub label: String,
+    pub purpose: RegionPurpose,
+}
+
+impl Span {
+    /// A span of guest RAM (what overlap checks use when the purpose does not matter).
+    pub fn new(gpa: u64, len: u64, label: impl Into<String>) -> Self {
+        Span { gpa, len, label: label.into(), purpose: RegionPurpose::Ram }
+    }
+
+    pub fn with_purpose(mut self, purpose: RegionPurpose) -> Self {
+        self.purpose = purpose;
+        self
+    }
 }
 
 pub fn align_down(v: u64) -> u64 {
@@ -41,24 +55,28 @@ pub fn check_disjoint(spans: &[Span]) -> Result<(), PlanError> {
 }
 
 /// Regions covering `spans`: each span grown to 2 MiB boundaries, overlapping ones merged. Spans
-/// that merely touch stay separate so that separate files keep separate guest_memfds.
+/// that merely touch stay separate so that separate files keep separate guest_memfds; the runs
+/// [`super::merge`] makes never cross a region boundary, so the two agree. A region merged from
+/// several purposes takes the file-backed one and names them all.
 pub fn regions(spans: &[Span]) -> Result<Vec<Region>, PlanError> {
-    let mut grown: Vec<(u64, u64, Vec<String>)> = Vec::new();
+    let mut grown: Vec<(u64, u64, Vec<RegionPurpose>)> = Vec::new();
     for s in spans.iter().filter(|s| s.len > 0) {
-        let end = s.gpa.checked_add(s.len).and_then(align_up).ok_or_else(|| {
-            PlanError::Invalid(format!("{} at {:#x} + {:#x} overflows the guest-physical address space", s.label, s.gpa, s.len))
+        let end = s.gpa.checked_add(s.len).and_then(align_up).ok_or_else(|| PlanError::AddressOverflow {
+            label: s.label.clone(),
+            gpa: s.gpa,
+            len: s.len,
         })?;
-        grown.push((align_down(s.gpa), end, vec![area(&s.label).to_owned()]));
+        grown.push((align_down(s.gpa), end, vec![s.purpose]));
     }
     grown.sort_by_key(|g| g.0);
-    let mut merged: Vec<(u64, u64, Vec<String>)> = Vec::new();
+    let mut merged: Vec<(u64, u64, Vec<RegionPurpose>)> = Vec::new();
     for g in grown {
         match merged.last_mut() {
             Some(last) if g.0 < last.1 => {
                 last.1 = last.1.max(g.1);
-                for l in g.2 {
-                    if !last.2.contains(&l) {
-                        last.2.push(l);
+                for p in g.2 {
+                    if !last.2.contains(&p) {
+                        last.2.push(p);
                     }
                 }
             }
@@ -66,22 +84,16 @@ pub fn regions(spans: &[Span]) -> Result<Vec<Region>, PlanError> {
         }
     }
     let mut out: Vec<Region> = Vec::new();
-    for (gpa, end, labels) in merged {
-        let base = labels.join("+");
-        let n = out.iter().filter(|r| r.name == base || r.name.starts_with(&format!("{base}@"))).count();
-        let name = if n == 0 { base } else { format!("{base}@{gpa:#x}") };
-        out.push(Region { name, gpa, size: end - gpa, gmem_offset: 0 });
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (gpa, end, purposes) in merged {
+        let base = purposes.iter().map(|p| p.name()).collect::<Vec<_>>().join("+");
+        let n = seen.entry(base.clone()).or_insert(0);
+        let name = if *n == 0 { base } else { format!("{base}@{gpa:#x}") };
+        *n += 1;
+        let purpose = purposes.iter().copied().find(|p| *p != RegionPurpose::Ram).unwrap_or(RegionPurpose::Ram);
+        out.push(Region { name, purpose, gpa, size: end - gpa, gmem_offset: 0 });
     }
     Ok(out)
-}
-
-/// The coarse area a span label belongs to: the file it comes from, or guest RAM.
-fn area(label: &str) -> &str {
-    match label.split_whitespace().next() {
-        Some("firmware") => "firmware",
-        Some("svsm") => "svsm",
-        _ => "ram",
-    }
 }
 
 #[cfg(test)]
@@ -89,7 +101,8 @@ mod tests {
     use super::*;
 
     fn span(gpa: u64, len: u64, label: &str) -> Span {
-        Span { gpa, len, label: label.into() }
+        let purpose = if label.starts_with("firmware") { RegionPurpose::Firmware } else { RegionPurpose::Ram };
+        Span::new(gpa, len, label).with_purpose(purpose)
     }
 
     #[test]
@@ -98,6 +111,14 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].name.as_str(), r[0].gpa, r[0].size), ("ram", 0x800000, 0x200000));
         assert_eq!((r[1].name.as_str(), r[1].gpa, r[1].size), ("firmware", 0xffc0_0000, 0x40_0000));
+        assert_eq!((r[0].purpose, r[1].purpose), (RegionPurpose::Ram, RegionPurpose::Firmware));
+    }
+
+    #[test]
+    fn a_region_merged_from_ram_and_a_file_is_the_files() {
+        let r = regions(&[span(0xffa0_0000, 0x1000, "ram sec"), span(0xffa0_1000, 0x1000, "firmware")]).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].name.as_str(), r[0].purpose), ("ram+firmware", RegionPurpose::Firmware));
     }
 
     #[test]

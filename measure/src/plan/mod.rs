@@ -1,10 +1,16 @@
 //! The launch plan: the ordered populate operations that both the digest fold and the loader execute.
 //!
-//! A plan is built once from a firmware image and the launch parameters ([`snp`], [`tdx`]); `measure`
-//! folds it into a digest, the loader replays it against guest memory. It is serde-serialisable so a
-//! build pipeline can save it and a launch host can replay it.
+//! A plan is built once from an image and the launch parameters ([`sev`], [`tdx`]); the builders
+//! return a [`CheckedPlan`], the only thing the folds (`measure::digest`) and the loader accept. A
+//! plan read from elsewhere ([`LaunchPlan::from_json`]) becomes one through [`CheckedPlan::new`],
+//! which runs the same rules ([`check`]) and identifies every input by size and SHA-256. It is
+//! serde-serialisable so a build pipeline can save it ([`CheckedPlan::portable`]) and a launch host
+//! can replay it.
 
 pub mod check;
+mod checked;
+mod error;
+mod input;
 pub mod layout;
 pub mod merge;
 pub mod sev;
@@ -15,13 +21,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::check::{MAX_PLAN_MEMORY, MAX_VCPUS};
+pub use self::checked::CheckedPlan;
+pub use self::error::{InputProblem, LaunchProblem, OpProblem, PlanError, RegionProblem, Unsupported};
+pub use self::input::{InputFile, InputKind, Inputs};
+pub use crate::PAGE_SIZE;
 use crate::snp::PageType;
 
-/// Plan format version.
-pub const PLAN_VERSION: u32 = 1;
+/// Plan format version. 2: typed input kinds (`inputs[].kind`), region purposes, the TD HOB address,
+/// every input identified by SHA-256.
+pub const PLAN_VERSION: u32 = 2;
 /// Alignment of every region (GPA, size and guest_memfd offset): one hugepage.
 pub const REGION_ALIGN: u64 = 2 << 20;
-pub const PAGE: u64 = 4096;
 
 /// The platform mode the plan measures for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,6 +112,12 @@ impl OpKind {
         matches!(self, OpKind::Normal | OpKind::Vmsa | OpKind::TdxAddExtend)
     }
 
+    /// Whether the operation may have source bytes (TDX PAGE.ADD copies them without measuring them;
+    /// the firmware fills SECRETS and CPUID pages itself; ZERO and UNMEASURED pages are zero).
+    pub fn takes_source(self) -> bool {
+        matches!(self, OpKind::Normal | OpKind::Vmsa | OpKind::TdxAdd | OpKind::TdxAddExtend)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             OpKind::Normal => "normal",
@@ -122,7 +139,7 @@ pub enum Source {
     /// No bytes: the memory is zero (or the firmware fills it, as for SECRETS and CPUID pages).
     None,
     /// A range of an input file, starting at `offset`.
-    File { file: String, offset: u64 },
+    File { file: InputKind, offset: u64 },
     /// A page the plan generates (VMSAs, the kernel hashes page), stored in [`LaunchPlan::pages`].
     Page { page: String },
 }
@@ -157,10 +174,48 @@ impl Operation {
     }
 }
 
+/// What a region holds, as the builder knows it (never parsed from the name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionPurpose {
+    /// The firmware image (ending at 4 GiB).
+    Firmware,
+    /// An SVSM binary.
+    Svsm,
+    /// Pages of an IGVM file.
+    Igvm,
+    /// Guest RAM the image's metadata reserves (zero, secrets, CPUID pages, TDVF RAM sections).
+    Ram,
+}
+
+impl RegionPurpose {
+    pub fn name(self) -> &'static str {
+        match self {
+            RegionPurpose::Firmware => "firmware",
+            RegionPurpose::Svsm => "svsm",
+            RegionPurpose::Igvm => "igvm",
+            RegionPurpose::Ram => "ram",
+        }
+    }
+
+    /// The region an input's image is loaded into.
+    pub fn of_input(kind: InputKind) -> Self {
+        match kind {
+            InputKind::Firmware => RegionPurpose::Firmware,
+            InputKind::Svsm => RegionPurpose::Svsm,
+            InputKind::Igvm => RegionPurpose::Igvm,
+            InputKind::Kernel | InputKind::Initrd => RegionPurpose::Ram,
+        }
+    }
+}
+
 /// A guest memory region (one memslot backed by one guest_memfd).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Region {
+    /// For display: the purposes of what it holds joined by `+`, `@GPA` where a name repeats.
     pub name: String,
+    /// What it holds (for a region merged from several, the file-backed one).
+    pub purpose: RegionPurpose,
     pub gpa: u64,
     pub size: u64,
     /// Offset of the region in its guest_memfd.
@@ -176,14 +231,6 @@ impl Region {
     }
 }
 
-/// An input file the plan reads bytes from, identified by its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputFile {
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
-}
-
 /// TDX: the order the platform adds and extends pages in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -193,6 +240,26 @@ pub enum PageOrder {
     Single,
     /// Per populate call: every PAGE.ADD, then every MR.EXTEND (QEMU 8.2-era TDX trees).
     TwoPass,
+}
+
+impl PageOrder {
+    pub const ALL: [PageOrder; 2] = [PageOrder::Single, PageOrder::TwoPass];
+
+    /// The plan format's and the CLI's name (`single`, `two-pass`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PageOrder::Single => "single",
+            PageOrder::TwoPass => "two-pass",
+        }
+    }
+
+    /// How messages describe it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PageOrder::Single => "single-pass",
+            PageOrder::TwoPass => "two-pass",
+        }
+    }
 }
 
 /// TDX: what to do with sections carrying the PAGE_AUG attribute.
@@ -206,11 +273,39 @@ pub enum PageAugPolicy {
     Skip,
 }
 
+impl PageAugPolicy {
+    pub const ALL: [PageAugPolicy; 2] = [PageAugPolicy::Add, PageAugPolicy::Skip];
+
+    /// The plan format's and the CLI's name (`add`, `skip`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PageAugPolicy::Add => "add",
+            PageAugPolicy::Skip => "skip",
+        }
+    }
+}
+
 /// The TDX choices that change MRTD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct TdxPolicy {
     pub page_order: PageOrder,
     pub page_aug: PageAugPolicy,
+}
+
+/// The TDX launch parameters: the choices that change MRTD, and what the vCPUs need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TdxLaunch {
+    pub page_order: PageOrder,
+    pub page_aug: PageAugPolicy,
+    /// The TD HOB's GPA (the TDVF TD_HOB section), handed to the BSP in RCX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub td_hob_gpa: Option<u64>,
+}
+
+impl TdxLaunch {
+    pub fn policy(&self) -> TdxPolicy {
+        TdxPolicy { page_order: self.page_order, page_aug: self.page_aug }
+    }
 }
 
 /// The SNP launch parameters a loader needs besides the operations.
@@ -256,42 +351,10 @@ pub struct LaunchPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snp: Option<SnpLaunch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tdx: Option<TdxPolicy>,
+    pub tdx: Option<TdxLaunch>,
     /// The expected digest (hex), once folded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-}
-
-/// The bytes a plan's `File` sources refer to, by input name.
-#[derive(Debug, Clone, Default)]
-pub struct Inputs<'a> {
-    files: Vec<(String, &'a [u8])>,
-}
-
-impl<'a> Inputs<'a> {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn with(mut self, name: &str, bytes: &'a [u8]) -> Self {
-        self.files.push((name.to_owned(), bytes));
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        self.files.iter().find(|f| f.0 == name).map(|f| f.1)
-    }
-}
-
-/// Why a plan cannot be built or used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{what} [{start:#x}, {end:#x}) overlaps {other} [{other_start:#x}, {other_end:#x})")]
-    Overlap { what: String, start: u64, end: u64, other: String, other_start: u64, other_end: u64 },
-    #[error("plan: {0}")]
-    Invalid(String),
 }
 
 impl LaunchPlan {
@@ -310,20 +373,27 @@ impl LaunchPlan {
         }
     }
 
-    /// The bytes an operation reads (`None` for `Source::None`). The plan must have passed
-    /// [`check::check`] against these inputs, which guarantees the ranges exist.
-    pub fn source_bytes<'a>(&'a self, op: &Operation, inputs: &Inputs<'a>) -> Option<&'a [u8]> {
-        match &op.source {
-            Source::None => None,
-            Source::File { file, offset } => {
-                let b = inputs.get(file)?;
-                b.get(*offset as usize..(*offset + op.len) as usize)
-            }
-            Source::Page { page } => self.pages.get(page).map(|p| &p.0[..]),
+    /// Reads a plan written by `prelaunch layout --json` (or any [`CheckedPlan::portable`] plan): the
+    /// version first, so that a plan of another format version is refused by name rather than by the
+    /// first field that moved. The result still has to pass [`CheckedPlan::new`].
+    pub fn from_json(text: &[u8]) -> Result<LaunchPlan, PlanError> {
+        #[derive(Deserialize)]
+        struct Header {
+            version: u64,
         }
+        let h: Header = serde_json::from_slice(text).map_err(|e| PlanError::Json(e.to_string()))?;
+        if h.version != u64::from(PLAN_VERSION) {
+            return Err(PlanError::Version { found: h.version, expected: PLAN_VERSION });
+        }
+        serde_json::from_slice(text).map_err(|e| PlanError::Json(e.to_string()))
     }
 
-    pub fn input(&self, name: &str) -> Option<&InputFile> {
-        self.inputs.iter().find(|i| i.name == name)
+    pub fn input(&self, kind: InputKind) -> Option<&InputFile> {
+        self.inputs.iter().find(|i| i.kind == kind)
+    }
+
+    /// The VMSA operations (vCPU initial state, not guest memory).
+    pub fn vmsas(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.iter().filter(|o| o.is_vmsa())
     }
 }

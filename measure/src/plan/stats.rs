@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{LaunchPlan, PAGE, REGION_ALIGN, Source};
+use super::{LaunchPlan, PAGE_SIZE, REGION_ALIGN, Source};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegionStats {
@@ -46,7 +46,7 @@ pub fn stats(plan: &LaunchPlan) -> Stats {
     }
     let file_bytes: u64 = file_ops.iter().map(|o| o.len).sum();
     Stats {
-        calls_4k: mem_ops.iter().map(|o| o.len.div_ceil(PAGE)).sum(),
+        calls_4k: mem_ops.iter().map(|o| o.len.div_ceil(PAGE_SIZE)).sum(),
         calls_merged: mem_ops.len() as u64,
         vmsas: (plan.operations.len() - mem_ops.len()) as u64,
         file_bytes,

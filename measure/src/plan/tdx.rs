@@ -1,33 +1,32 @@
 //! TDX plans: the TDVF sections in metadata order, as QEMU hands them to KVM_TDX_INIT_MEM_REGION.
 
 use super::{
-    InputFile, LaunchPlan, Mode, OpKind, Operation, PageAugPolicy, PageBytes, PageOrder, PlanError, Source, TdxPolicy, layout, merge,
+    CheckedPlan, InputFile, InputKind, Inputs, LaunchPlan, Mode, OpKind, Operation, PageAugPolicy, PageBytes, PageOrder, PlanError,
+    RegionPurpose, Source, TdxLaunch, TdxPolicy, Unsupported, layout, merge,
 };
-use crate::image::FirmwareImage;
+use crate::image::{FirmwareImage, TdvfSectionKind};
 
 /// Largest section whose memory image (data then zeros) is generated into the plan.
 const MAX_GENERATED: u64 = 64 << 20;
 
-/// Builds the TDX plan. Refuses images QEMU would refuse, or whose data lies outside the file.
-pub fn build(fw: &FirmwareImage<'_>, policy: TdxPolicy) -> Result<LaunchPlan, PlanError> {
-    let md = fw.tdvf.as_ref().ok_or_else(|| {
-        PlanError::Unsupported(
-            "the firmware has no TDX metadata (footer entry e47a6535-...): it is not a TDVF image; use an OVMF build with TDX support (e.g. Debian's OVMF.fd)".into(),
-        )
-    })?;
+/// Builds the TDX plan, bound to the image it reads. Refuses images QEMU would refuse, or whose data
+/// lies outside the file.
+pub fn build<'a>(fw: &FirmwareImage<'a>, policy: TdxPolicy) -> Result<CheckedPlan<'a>, PlanError> {
+    let md = fw.tdvf.as_ref().ok_or(PlanError::Unsupported(Unsupported::NotTdvf))?;
     let problems = md.problems(fw.bytes().len());
     if !problems.is_empty() {
-        return Err(PlanError::Unsupported(format!("the TDX metadata cannot be launched: {}", problems.join("; "))));
+        return Err(PlanError::Unsupported(Unsupported::TdvfProblems(problems.join("; "))));
     }
     let mut plan = LaunchPlan::empty(Mode::Tdx);
-    plan.inputs.push(InputFile { name: "firmware".into(), size: fw.len(), sha256: String::new() });
-    plan.tdx = Some(policy);
+    plan.inputs.push(InputFile::built(InputKind::Firmware, fw.len()));
+    let td_hob_gpa = md.sections.iter().find(|s| s.kind == TdvfSectionKind::TdHob).map(|s| s.gpa);
+    plan.tdx = Some(TdxLaunch { page_order: policy.page_order, page_aug: policy.page_aug, td_hob_gpa });
     let mut ops = Vec::new();
     let mut spans = Vec::new();
     for (i, s) in md.sections.iter().enumerate() {
-        let area = if s.raw_size > 0 { "firmware" } else { "ram" };
+        let (purpose, area) = if s.raw_size > 0 { (RegionPurpose::Firmware, "firmware") } else { (RegionPurpose::Ram, "ram") };
         let label = format!("{area} TDVF section {i} ({})", s.kind.name().to_uppercase());
-        spans.push(layout::Span { gpa: s.gpa, len: s.memory_size, label });
+        spans.push(layout::Span::new(s.gpa, s.memory_size, label).with_purpose(purpose));
         if s.page_aug() && policy.page_aug == PageAugPolicy::Skip {
             continue;
         }
@@ -36,12 +35,14 @@ pub fn build(fw: &FirmwareImage<'_>, policy: TdxPolicy) -> Result<LaunchPlan, Pl
         // two-pass order is defined per call.
         let source = match s.raw_size as u64 {
             0 => Source::None,
-            raw if raw == s.memory_size => Source::File { file: "firmware".into(), offset: s.data_offset as u64 },
+            raw if raw == s.memory_size => Source::File { file: InputKind::Firmware, offset: s.data_offset as u64 },
             raw if s.memory_size > MAX_GENERATED => {
-                return Err(PlanError::Unsupported(format!(
-                    "TDVF section {i}: {raw:#x} data bytes followed by {:#x} zero bytes; sections that mix data and zeros are supported up to {MAX_GENERATED:#x} bytes",
-                    s.memory_size - raw
-                )));
+                return Err(PlanError::Unsupported(Unsupported::TdvfMixedTooLarge {
+                    index: i,
+                    raw,
+                    zeros: s.memory_size - raw,
+                    max: MAX_GENERATED,
+                }));
             }
             raw => {
                 // Data followed by zeros: the section's memory image is generated.
@@ -58,7 +59,6 @@ pub fn build(fw: &FirmwareImage<'_>, policy: TdxPolicy) -> Result<LaunchPlan, Pl
     layout::check_disjoint(&spans)?;
     plan.regions = layout::regions(&spans)?;
     // Merging sections is only neutral for the single-pass order.
-    plan.operations = if policy.page_order == PageOrder::Single { merge::merge(ops) } else { ops };
-    super::check::check(&plan)?;
-    Ok(plan)
+    plan.operations = if policy.page_order == PageOrder::Single { merge::merge(ops, &plan.regions) } else { ops };
+    CheckedPlan::built(plan, Inputs::new().with(InputKind::Firmware, fw.bytes()))
 }

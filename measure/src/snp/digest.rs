@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Gctx, PageType};
+use crate::digest::Observer;
 use crate::hash::{Sha384, Sha384Digest};
-use crate::plan::{Inputs, LaunchPlan, Mode, PAGE, PlanError, Source};
+use crate::plan::{CheckedPlan, InputKind, LaunchPlan, PAGE_SIZE, Source};
 
 /// Pages per chunk of parallel work: a multiple of every SIMD lane count, large enough to amortise
 /// handing it out, small enough that the chain starts early.
@@ -32,37 +33,24 @@ enum Contents {
     Unmeasured,
 }
 
-/// The launch digest, calling `observe(op_index, ld)` after each operation.
-pub fn fold(
-    plan: &LaunchPlan,
-    inputs: &Inputs<'_>,
-    resume: Option<Resume>,
-    mut observe: impl FnMut(usize, &Sha384Digest),
-) -> Result<Sha384Digest, PlanError> {
-    if plan.mode != Mode::Snp {
-        return Err(PlanError::Invalid(format!("the SNP launch digest needs an snp plan, not {}", plan.mode.name())));
-    }
+/// The launch digest of an snp plan, calling `observe(op_index, ld)` after each operation when
+/// given; with `resume`, the chain starts after its prefix. The check guarantees SNP page types,
+/// whole pages and present source bytes.
+pub fn fold(plan: &CheckedPlan<'_>, resume: Option<Resume>, mut observe: Option<Observer<'_, Sha384Digest>>) -> Sha384Digest {
     let start = resume.map_or(0, |r| r.after_ops);
     let ops = plan.operations.get(start..).unwrap_or(&[]);
 
     let mut work: Vec<&[u8]> = Vec::new();
     let mut shared: HashMap<&str, usize> = HashMap::new();
     let mut contents = Vec::with_capacity(ops.len());
-    for (i, op) in ops.iter().enumerate() {
-        let t =
-            op.kind.page_type().ok_or_else(|| PlanError::Invalid(format!("operation {}: {} in an snp plan", start + i, op.kind.name())))?;
-        if op.len % PAGE != 0 {
-            return Err(PlanError::Invalid(format!("operation {}: length {:#x} is not a whole number of pages", start + i, op.len)));
-        }
-        if !t.measures_contents() {
+    for op in ops {
+        let measured = op.kind.page_type().is_some_and(PageType::measures_contents);
+        let Some(bytes) = plan.source_bytes(op).filter(|_| measured) else {
             contents.push(Contents::Unmeasured);
             continue;
-        }
-        let bytes = plan
-            .source_bytes(op, inputs)
-            .ok_or_else(|| PlanError::Invalid(format!("operation {}: its source bytes are missing", start + i)))?;
+        };
         match &op.source {
-            Source::Page { page } if op.len == PAGE => {
+            Source::Page { page } if op.len == PAGE_SIZE => {
                 let idx = *shared.entry(page.as_str()).or_insert_with(|| {
                     work.push(bytes);
                     work.len() - 1
@@ -71,7 +59,7 @@ pub fn fold(
             }
             _ => {
                 contents.push(Contents::Pages(work.len()));
-                work.extend(bytes.chunks(PAGE as usize));
+                work.extend(bytes.chunks(PAGE_SIZE as usize));
             }
         }
     }
@@ -92,33 +80,35 @@ fn chain(
     digests: &PageDigests<'_>,
     start: usize,
     resume: Option<Resume>,
-    observe: &mut impl FnMut(usize, &Sha384Digest),
-) -> Result<Sha384Digest, PlanError> {
+    observe: &mut Option<Observer<'_, Sha384Digest>>,
+) -> Sha384Digest {
     let mut gctx = resume.map_or_else(Gctx::new, |r| Gctx::resume(r.ld));
     for (i, (op, c)) in ops.iter().zip(contents).enumerate() {
         let t = op.kind.page_type().unwrap_or(PageType::Normal);
-        let pages = op.len / PAGE;
+        let pages = op.len / PAGE_SIZE;
         for p in 0..pages {
-            let gpa = if t == PageType::Vmsa { op.gpa } else { op.gpa + p * PAGE };
+            let gpa = if t == PageType::Vmsa { op.gpa } else { op.gpa + p * PAGE_SIZE };
             match c {
                 Contents::Pages(first) => gctx.update(t, gpa, &digests.get(first + p as usize)),
                 Contents::Shared(idx) => gctx.update(t, gpa, &digests.get(*idx)),
                 Contents::Unmeasured => gctx.update_unmeasured(t, gpa),
             }
         }
-        observe(start + i, &gctx.ld());
+        if let Some(o) = observe.as_deref_mut() {
+            o(start + i, &gctx.ld());
+        }
     }
-    Ok(gctx.ld())
+    gctx.ld()
 }
 
 /// The launch digest.
-pub fn launch_digest(plan: &LaunchPlan, inputs: &Inputs<'_>) -> Result<Sha384Digest, PlanError> {
-    fold(plan, inputs, None, |_, _| {})
+pub fn launch_digest(plan: &CheckedPlan<'_>) -> Sha384Digest {
+    fold(plan, None, None)
 }
 
 /// Number of leading operations that read the firmware file: the prefix `--snp-ovmf-hash` replaces.
 pub fn firmware_prefix(plan: &LaunchPlan) -> usize {
-    plan.operations.iter().take_while(|o| matches!(&o.source, Source::File { file, .. } if file == "firmware")).count()
+    plan.operations.iter().take_while(|o| matches!(&o.source, Source::File { file: InputKind::Firmware, .. })).count()
 }
 
 /// Contents digests of the measured pages, computed in chunks by helper threads and by the chain's

@@ -3,6 +3,8 @@
 use crate::guid::known;
 use crate::hash::{Sha256, Sha256Digest};
 
+const PAGE: usize = crate::PAGE_SIZE as usize;
+
 /// The table's length without padding: header (GUID + u16) and three entries (GUID + u16 + SHA-256).
 pub const TABLE_LEN: usize = 16 + 2 + 3 * ENTRY_LEN;
 const ENTRY_LEN: usize = 16 + 2 + 32;
@@ -50,9 +52,9 @@ impl KernelHashes {
 
     /// The 4 KiB page SNP measures: zero except the table at `offset` (the table GPA's page offset).
     /// `None` when the table would cross the page.
-    pub fn page(&self, offset: usize) -> Option<Box<[u8; 4096]>> {
-        let end = offset.checked_add(PADDED_LEN).filter(|&e| e <= 4096)?;
-        let mut p = Box::new([0u8; 4096]);
+    pub fn page(&self, offset: usize) -> Option<Box<[u8; PAGE]>> {
+        let end = offset.checked_add(PADDED_LEN).filter(|&e| e <= PAGE)?;
+        let mut p = Box::new([0u8; PAGE]);
         p[offset..end].copy_from_slice(&self.table());
         Some(p)
     }

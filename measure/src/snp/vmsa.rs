@@ -1,46 +1,15 @@
 //! The initial VMSA (SEV-ES save area) of each vCPU as KVM and the VMMs set it up. The launch digest
 //! covers every vCPU's VMSA, so each register the VMM initialises differently changes the digest.
 
-use serde::{Deserialize, Serialize};
+use super::vmm::ResetRdx;
+pub use super::vmm::Vmm;
+use crate::plan::PAGE_SIZE;
 
-pub const VMSA_SIZE: usize = 4096;
+pub const VMSA_SIZE: usize = PAGE_SIZE as usize;
 /// The GPA the PSP uses in PAGE_INFO for VMSA pages.
 pub const VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
 /// Where the BSP starts.
 pub const BSP_EIP: u32 = 0xffff_fff0;
-
-/// The VMM whose reset state is modelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Vmm {
-    #[serde(rename = "QEMU")]
-    Qemu,
-    #[serde(rename = "ec2")]
-    Ec2,
-    #[serde(rename = "gce")]
-    Gce,
-}
-
-impl Vmm {
-    pub const ALL: [Vmm; 3] = [Vmm::Qemu, Vmm::Ec2, Vmm::Gce];
-
-    /// Parses the names sev-snp-measure accepts (exact case).
-    pub fn from_name(s: &str) -> Option<Vmm> {
-        Some(match s {
-            "QEMU" => Vmm::Qemu,
-            "ec2" => Vmm::Ec2,
-            "gce" => Vmm::Gce,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Vmm::Qemu => "QEMU",
-            Vmm::Ec2 => "ec2",
-            Vmm::Gce => "gce",
-        }
-    }
-}
 
 /// A segment register in VMCB layout.
 #[derive(Clone, Copy)]
@@ -120,21 +89,15 @@ fn render(s: &State) -> Box<[u8; VMSA_SIZE]> {
     p
 }
 
-const DEFAULT_PAT: u64 = 0x0007_0406_0007_0406;
-
-/// The VMSA of a vCPU starting at `eip` in real mode (the OVMF reset path).
+/// The VMSA of a vCPU starting at `eip` in real mode (the OVMF reset path), as `vmm` sets it up.
 pub fn reset_vmsa(eip: u32, sev_features: u64, vcpu_sig: u32, vmm: Vmm) -> Box<[u8; VMSA_SIZE]> {
-    // EC2 starts the BSP with a non-accessed code segment and uses busy-16-bit TSS / non-accessed SS.
-    let (cs_attr, ss_attr, tr_attr) = match vmm {
-        Vmm::Ec2 if eip == BSP_EIP => (0x9a, 0x92, 0x83),
-        Vmm::Ec2 => (0x9b, 0x92, 0x83),
-        Vmm::Qemu | Vmm::Gce => (0x9b, 0x93, 0x8b),
+    let r = vmm.profile().reset;
+    let cs_attr = if eip == BSP_EIP { r.bsp_cs_attr } else { r.ap_cs_attr };
+    let rdx = match r.rdx {
+        ResetRdx::VcpuSig => vcpu_sig as u64,
+        ResetRdx::Fixed(v) => v,
     };
-    let (g_pat, rdx, mxcsr, fcw) = match vmm {
-        Vmm::Qemu => (DEFAULT_PAT, vcpu_sig as u64, 0x1f80, 0x37f),
-        Vmm::Ec2 => (DEFAULT_PAT, 0x600, 0, 0),
-        Vmm::Gce => (0x0007_0106, 0x600, 0, 0),
-    };
+    let (ss_attr, tr_attr, g_pat, mxcsr, fcw) = (r.ss_attr, r.tr_attr, r.g_pat, r.mxcsr, r.x87_fcw);
     let data = seg(0, 0x93, 0xffff, 0);
     render(&State {
         segs: [
@@ -178,7 +141,7 @@ pub fn svsm_vmsa(eip: u32, vcpu_sig: u32) -> Box<[u8; VMSA_SIZE]> {
         ],
         cr0: 0x11,
         rip: eip as u64,
-        g_pat: DEFAULT_PAT,
+        g_pat: Vmm::Qemu.profile().reset.g_pat,
         rdx: vcpu_sig as u64,
         sev_features: 1,
         mxcsr: 0x1f80,
@@ -204,7 +167,7 @@ mod tests {
         assert_eq!(u64_at(&p[..], off::RIP), 0xfff0);
         assert_eq!(u64_at(&p[..], off::RDX), 0xa10f10);
         assert_eq!(u64_at(&p[..], off::SEV_FEATURES), 0x21);
-        assert_eq!(u64_at(&p[..], off::G_PAT), DEFAULT_PAT);
+        assert_eq!(u64_at(&p[..], off::G_PAT), 0x0007_0406_0007_0406);
         assert_eq!(&p[off::MXCSR..off::MXCSR + 4], &0x1f80u32.to_le_bytes());
         assert_eq!(&p[off::X87_FCW..off::X87_FCW + 2], &0x37fu16.to_le_bytes());
     }

@@ -2,8 +2,9 @@
 //! started at TDH.MNG.INIT and finalised at TDH.MR.FINALIZE. It is a single serial stream, so the work
 //! here is keeping that stream fed in large contiguous updates.
 
+use crate::digest::Observer;
 use crate::hash::{Sha384, Sha384Digest};
-use crate::plan::{Inputs, LaunchPlan, Mode, OpKind, PAGE, PageOrder, PlanError, Source};
+use crate::plan::{CheckedPlan, OpKind, PAGE_SIZE, PageOrder};
 
 const BLOCK: usize = 128;
 const CHUNK: usize = 256;
@@ -43,7 +44,7 @@ impl Mrtd {
         self.h.update(chunk);
     }
 
-    /// The 16 TDH.MR.EXTENDs of the 4 KiB page at `gpa` (`page` must be 4096 bytes).
+    /// The 16 TDH.MR.EXTENDs of the 4 KiB page at `gpa` (`page` must be one page).
     pub fn extend_page(&mut self, gpa: u64, page: &[u8]) {
         for (c, chunk) in page.chunks_exact(CHUNK).enumerate() {
             self.h.update(&record(b"MR.EXTEND", gpa + (c * CHUNK) as u64));
@@ -62,48 +63,33 @@ impl Mrtd {
     }
 }
 
-/// Called with an operation's index and the digest after it.
-pub type Observer<'a> = &'a mut dyn FnMut(usize, &Sha384Digest);
-
-/// MRTD of a plan, calling `observe(op_index, mrtd_so_far)` after each operation when given.
-pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<Observer<'_>>) -> Result<Sha384Digest, PlanError> {
-    if plan.mode != Mode::Tdx {
-        return Err(PlanError::Invalid(format!("MRTD needs a tdx plan, not {}", plan.mode.name())));
-    }
+/// MRTD of a tdx plan, calling `observe(op_index, mrtd_so_far)` after each operation when given.
+/// The check guarantees page-aligned TDX operations whose bytes are present.
+pub fn fold(plan: &CheckedPlan<'_>, mut observe: Option<Observer<'_, Sha384Digest>>) -> Sha384Digest {
     let order = plan.tdx.map(|t| t.page_order).unwrap_or_default();
-    let zero = [0u8; PAGE as usize];
+    let zero = [0u8; PAGE_SIZE as usize];
     let mut m = Mrtd::new();
     for (i, op) in plan.operations.iter().enumerate() {
-        let extend = match op.kind {
-            OpKind::TdxAdd => false,
-            OpKind::TdxAddExtend => true,
-            k => return Err(PlanError::Invalid(format!("operation {i}: {} in a tdx plan", k.name()))),
-        };
-        if op.len % PAGE != 0 || op.gpa % PAGE != 0 {
-            return Err(PlanError::Invalid(format!("operation {i}: not page aligned")));
-        }
-        let src = plan.source_bytes(op, inputs);
-        if extend && src.is_none() && op.source != Source::None {
-            return Err(PlanError::Invalid(format!("operation {i}: its source bytes are missing")));
-        }
-        let page = |p: u64| -> &[u8] { src.and_then(|s| s.get((p * PAGE) as usize..((p + 1) * PAGE) as usize)).unwrap_or(&zero) };
-        let pages = op.len / PAGE;
+        let extend = op.kind == OpKind::TdxAddExtend;
+        let src = plan.source_bytes(op);
+        let page = |p: u64| -> &[u8] { src.and_then(|s| s.get((p * PAGE_SIZE) as usize..((p + 1) * PAGE_SIZE) as usize)).unwrap_or(&zero) };
+        let pages = op.len / PAGE_SIZE;
         match order {
             PageOrder::Single => {
                 for p in 0..pages {
-                    m.page_add(op.gpa + p * PAGE);
+                    m.page_add(op.gpa + p * PAGE_SIZE);
                     if extend {
-                        m.extend_page(op.gpa + p * PAGE, page(p));
+                        m.extend_page(op.gpa + p * PAGE_SIZE, page(p));
                     }
                 }
             }
             PageOrder::TwoPass => {
                 for p in 0..pages {
-                    m.page_add(op.gpa + p * PAGE);
+                    m.page_add(op.gpa + p * PAGE_SIZE);
                 }
                 if extend {
                     for p in 0..pages {
-                        m.extend_page(op.gpa + p * PAGE, page(p));
+                        m.extend_page(op.gpa + p * PAGE_SIZE, page(p));
                     }
                 }
             }
@@ -112,5 +98,5 @@ pub fn fold(plan: &LaunchPlan, inputs: &Inputs<'_>, mut observe: Option<Observer
             obs(i, &m.current());
         }
     }
-    Ok(m.finish())
+    m.finish()
 }

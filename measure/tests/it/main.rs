@@ -7,5 +7,6 @@ mod idblock_crosscheck;
 mod idblock_sign;
 mod image_bad_inputs;
 mod plan_properties;
+mod plan_rules;
 mod report_fixtures;
 mod report_parsers;

@@ -7,13 +7,13 @@ use prelaunch_measure::digest;
 use prelaunch_measure::plan::merge::{continues, split_pages};
 use prelaunch_measure::plan::sev::{AmdConfig, build};
 use prelaunch_measure::plan::{
-    self, Inputs, LaunchPlan, Mode, Operation, PageAugPolicy, PageOrder, REGION_ALIGN, Source, TdxPolicy, check,
+    self, CheckedPlan, InputKind, Inputs, Mode, Operation, PageAugPolicy, PageOrder, REGION_ALIGN, RegionPurpose, Source, TdxPolicy,
 };
 use prelaunch_measure::snp::{KernelHashes, Vmm};
 use prelaunch_testdata::{random_snp_layout, random_tdx_layout};
 use proptest::prelude::*;
 
-fn snp_plan(img: &FirmwareImage<'_>, vcpus: u32, vmm: Vmm, kernel: bool) -> LaunchPlan {
+fn snp_plan<'a>(img: &FirmwareImage<'a>, vcpus: u32, vmm: Vmm, kernel: bool) -> CheckedPlan<'a> {
     let mut cfg = AmdConfig::new(Mode::Snp);
     cfg.vcpus = vcpus;
     cfg.vcpu_sig = 0xa00f11;
@@ -23,7 +23,7 @@ fn snp_plan(img: &FirmwareImage<'_>, vcpus: u32, vmm: Vmm, kernel: bool) -> Laun
     build(img, &cfg).expect("random layouts are valid")
 }
 
-fn tdx_plan(img: &FirmwareImage<'_>) -> LaunchPlan {
+fn tdx_plan<'a>(img: &FirmwareImage<'a>) -> CheckedPlan<'a> {
     plan::tdx::build(img, TdxPolicy { page_order: PageOrder::Single, page_aug: PageAugPolicy::Add }).expect("valid")
 }
 
@@ -39,11 +39,10 @@ fn merge_within_2m(ops: &[Operation]) -> Vec<Operation> {
     out
 }
 
-fn with_ops(plan: &LaunchPlan, ops: Vec<Operation>) -> LaunchPlan {
-    let mut p = plan.clone();
+fn with_ops<'a>(plan: &CheckedPlan<'a>, ops: Vec<Operation>) -> CheckedPlan<'a> {
+    let mut p = plan.plan().clone();
     p.operations = ops;
-    check::check(&p).expect("re-split plan stays valid");
-    p
+    plan.with_plan(p).expect("re-split plan stays valid")
 }
 
 proptest! {
@@ -54,13 +53,12 @@ proptest! {
         let b = if tdx { random_tdx_layout(seed).built() } else { random_snp_layout(seed).built() };
         let img = FirmwareImage::parse(&b.bytes).unwrap();
         let plan = if tdx { tdx_plan(&img) } else { snp_plan(&img, vcpus, Vmm::ALL[vmm], kernel) };
-        let inputs = Inputs::new().with("firmware", &b.bytes);
-        let d = digest::fold(&plan, &inputs).unwrap();
+        let d = digest::fold(&plan);
         let split = with_ops(&plan, split_pages(&plan.operations));
         prop_assert!(split.operations.len() >= plan.operations.len());
-        prop_assert_eq!(digest::fold(&split, &inputs).unwrap(), d);
+        prop_assert_eq!(digest::fold(&split), d);
         let merged = with_ops(&plan, merge_within_2m(&split.operations));
-        prop_assert_eq!(digest::fold(&merged, &inputs).unwrap(), d);
+        prop_assert_eq!(digest::fold(&merged), d);
     }
 
     #[test]
@@ -68,18 +66,17 @@ proptest! {
         let b = random_snp_layout(seed).built();
         let img = FirmwareImage::parse(&b.bytes).unwrap();
         let plan = snp_plan(&img, 2, Vmm::Qemu, false);
-        let inputs = Inputs::new().with("firmware", &b.bytes);
-        let d = digest::fold(&plan, &inputs).unwrap();
+        let d = digest::fold(&plan);
         // Move the firmware region's start down: more padding, same populated pages.
-        let mut shifted = plan.clone();
-        let r = shifted.regions.iter_mut().find(|r| r.name.contains("firmware")).unwrap();
+        let mut shifted = plan.plan().clone();
+        let r = shifted.regions.iter_mut().find(|r| r.purpose == RegionPurpose::Firmware).unwrap();
         let pad = grow * REGION_ALIGN;
         prop_assume!(r.gpa >= pad);
         let old_start = r.gpa;
         r.gpa -= pad;
         r.size += pad;
-        prop_assume!(check::check(&shifted).is_ok());
-        prop_assert_eq!(digest::fold(&shifted, &inputs).unwrap(), d);
+        let Ok(shifted) = plan.with_plan(shifted) else { return Err(TestCaseError::reject("the padding overlaps another region")) };
+        prop_assert_eq!(digest::fold(&shifted), d);
         // Padding (the region's bytes below the firmware) is never populated.
         let padding = (old_start - pad, img.gpa_base());
         for op in shifted.operations.iter().filter(|o| !o.is_vmsa()) {
@@ -92,8 +89,7 @@ proptest! {
         let b = if tdx { random_tdx_layout(seed).built() } else { random_snp_layout(seed).built() };
         let img = FirmwareImage::parse(&b.bytes).unwrap();
         let plan = if tdx { tdx_plan(&img) } else { snp_plan(&img, 1, Vmm::Qemu, false) };
-        let inputs = Inputs::new().with("firmware", &b.bytes);
-        let d = digest::fold(&plan, &inputs).unwrap();
+        let d = digest::fold(&plan);
         // The file bytes each operation reads, and whether they are measured.
         let ranges: Vec<(u64, u64, bool)> = plan.operations.iter().filter_map(|o| match &o.source {
             Source::File { offset, .. } => Some((*offset, o.len, o.measured)),
@@ -103,8 +99,10 @@ proptest! {
         let at = (off + (pick >> 16) % len) as usize;
         let mut changed = b.bytes.clone();
         changed[at] ^= 1 << (pick % 8);
-        let inputs2 = Inputs::new().with("firmware", &changed);
-        let d2 = digest::fold(&plan, &inputs2).unwrap();
+        // The same plan, claiming the changed bytes.
+        let mut other = plan.portable();
+        other.inputs[0].sha256 = Some(prelaunch_measure::hash::Sha256::digest(&changed));
+        let d2 = digest::fold(&CheckedPlan::new(other, Inputs::new().with(InputKind::Firmware, &changed)).unwrap());
         if measured {
             prop_assert_ne!(d2, d, "byte {:#x} is measured", at);
         } else {
@@ -120,10 +118,9 @@ fn two_pass_depends_on_call_boundaries_and_is_never_merged() {
     let b = random_tdx_layout(7).built();
     let img = FirmwareImage::parse(&b.bytes).unwrap();
     let plan = plan::tdx::build(&img, TdxPolicy { page_order: PageOrder::TwoPass, page_aug: PageAugPolicy::Add }).unwrap();
-    let inputs = Inputs::new().with("firmware", &b.bytes);
     assert_eq!(plan.operations.len(), img.tdvf.as_ref().unwrap().sections.len());
-    let d = digest::fold(&plan, &inputs).unwrap();
+    let d = digest::fold(&plan);
     let split = with_ops(&plan, split_pages(&plan.operations));
     let extended_multi_page = plan.operations.iter().any(|o| o.measured && o.len > 4096);
-    assert_eq!(digest::fold(&split, &inputs).unwrap() != d, extended_multi_page);
+    assert_eq!(digest::fold(&split) != d, extended_multi_page);
 }

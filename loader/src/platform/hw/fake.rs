@@ -13,7 +13,7 @@ use super::tdx_ioctls::{TdParams, TdxIoctls};
 use super::vcpu_state::VcpuState;
 use crate::kvm::uapi::KvmTdxInitMemRegion;
 
-const PAGE: u64 = 4096;
+use prelaunch_measure::PAGE_SIZE as PAGE;
 
 /// What a queued fault does to the next call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,8 @@ pub mod vcpu_state;
 #[cfg(test)]
 mod fake;
 
+use prelaunch_measure::PAGE_SIZE;
+
 use crate::memory::mapping::AlignedMapping;
 use crate::platform::PlatformError;
 use crate::sys::errno_name;
@@ -57,11 +59,12 @@ pub(crate) struct SourceBuffer {
 
 impl SourceBuffer {
     pub(crate) fn new(bytes: Option<&[u8]>, len: u64) -> Result<Self, PlatformError> {
-        if let Some(b) = bytes.filter(|b| (b.as_ptr() as usize).is_multiple_of(4096) && b.len() as u64 >= len) {
+        if let Some(b) = bytes.filter(|b| (b.as_ptr() as usize).is_multiple_of(PAGE_SIZE as usize) && b.len() as u64 >= len) {
             return Ok(SourceBuffer { _owned: None, addr: b.as_ptr() as u64 });
         }
-        let size = usize::try_from(len.div_ceil(4096) * 4096).map_err(|_| PlatformError::Unsupported("source too large".into()))?;
-        let mut m = AlignedMapping::anonymous(size.max(4096), 4096)
+        let size =
+            usize::try_from(len.div_ceil(PAGE_SIZE) * PAGE_SIZE).map_err(|_| PlatformError::Unsupported("source too large".into()))?;
+        let mut m = AlignedMapping::anonymous(size.max(PAGE_SIZE as usize), PAGE_SIZE as usize)
             .map_err(|e| PlatformError::Unsupported(format!("cannot allocate a source buffer: {e}")))?;
         if let Some(b) = bytes {
             let n = b.len().min(size);

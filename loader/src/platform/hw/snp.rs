@@ -10,7 +10,7 @@ use kvm_bindings::{kvm_sev_init, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_s
 use prelaunch_measure::Measurement;
 use prelaunch_measure::hash::Sha384Digest;
 use prelaunch_measure::idblock::{IdBlock, IdKey, SignedIdBlock};
-use prelaunch_measure::plan::PAGE;
+use prelaunch_measure::plan::PAGE_SIZE;
 use prelaunch_measure::snp::PageType;
 
 use super::snp_ioctls::SnpIoctls;
@@ -119,20 +119,20 @@ impl<I: SnpIoctls> Platform for HwSnp<I> {
             let state = VcpuState::from_vmsa(call.source.unwrap_or(&[]))
                 .map_err(|e| PlatformError::Refused(format!("VMSA of vCPU {vcpu}: {e}")))?;
             self.vcpus.insert(vcpu, state);
-            return Ok(PAGE);
+            return Ok(PAGE_SIZE);
         }
         let remaining = call.remaining();
         // ZERO pages take no source; in place, the bytes are already in (now private) guest memory.
         let source = if call.in_place || t == PageType::Zero { None } else { Some(SourceBuffer::new(call.remaining_source(), remaining)?) };
         let mut update = kvm_sev_snp_launch_update {
-            gfn_start: call.gpa() / PAGE,
+            gfn_start: call.gpa() / PAGE_SIZE,
             uaddr: source.as_ref().map_or(0, SourceBuffer::addr),
             len: remaining,
             type_: t as u8,
             ..Default::default()
         };
         self.io.launch_update(&mut update).map_err(err("SNP_LAUNCH_UPDATE"))?;
-        remaining.checked_sub(update.len).filter(|d| d % PAGE == 0).ok_or_else(|| PlatformError::Ioctl {
+        remaining.checked_sub(update.len).filter(|d| d % PAGE_SIZE == 0).ok_or_else(|| PlatformError::Ioctl {
             call: "SNP_LAUNCH_UPDATE",
             errno: "bad progress".into(),
             detail: format!(": len went from {remaining:#x} to {:#x}", update.len),
@@ -178,6 +178,8 @@ mod tests {
     use prelaunch_measure::snp::Vmm;
     use prelaunch_measure::snp::vmsa::{BSP_EIP, VMSA_GPA, reset_vmsa};
 
+    use prelaunch_measure::plan::{InputKind, RegionPurpose};
+
     use super::*;
     use crate::LoadError;
     use crate::load::{MAX_POPULATE_RETRIES, PopulateStats, populate_op};
@@ -192,7 +194,14 @@ mod tests {
     }
 
     fn run(p: &mut HwSnp<FakeSnp>, ops: &[(Operation, Option<&[u8]>)], in_place: bool) -> Result<PopulateStats, LoadError> {
-        let mem = MemfdBackend::create(&[Region { name: "fw".into(), gpa: 0xffe0_0000, size: 0x20_0000, gmem_offset: 0 }]).unwrap();
+        let mem = MemfdBackend::create(&[Region {
+            name: "fw".into(),
+            purpose: RegionPurpose::Firmware,
+            gpa: 0xffe0_0000,
+            size: 0x20_0000,
+            gmem_offset: 0,
+        }])
+        .unwrap();
         let mut stats = PopulateStats::default();
         for (i, (op, src)) in ops.iter().enumerate() {
             populate_op(p, &mem, i, op, *src, in_place, &mut stats)?;
@@ -201,13 +210,13 @@ mod tests {
     }
 
     fn vmsa(vcpu: u32, page: &[u8]) -> (Operation, Option<&[u8]>) {
-        let mut op = Operation::new(VMSA_GPA, PAGE, OpKind::Vmsa, Source::Page { page: format!("vmsa-{vcpu}") });
+        let mut op = Operation::new(VMSA_GPA, PAGE_SIZE, OpKind::Vmsa, Source::Page { page: format!("vmsa-{vcpu}") });
         op.vcpu = Some(vcpu);
         (op, Some(page))
     }
 
     fn normal(len: u64) -> Operation {
-        Operation::new(FW, len, OpKind::Normal, Source::File { file: "firmware".into(), offset: 0 })
+        Operation::new(FW, len, OpKind::Normal, Source::File { file: InputKind::Firmware, offset: 0 })
     }
 
     fn updates(p: &HwSnp<FakeSnp>) -> Vec<(u64, bool, u64, u8)> {
@@ -228,9 +237,9 @@ mod tests {
         let mut p = start(FakeSnp::default());
         let ops = [
             (normal(0x3000), Some(&fw[..])),
-            (Operation::new(0xffe0_0000, PAGE, OpKind::Zero, Source::None), None),
-            (Operation::new(0xffe0_1000, PAGE, OpKind::Secrets, Source::None), None),
-            (Operation::new(0xffe0_2000, PAGE, OpKind::Cpuid, Source::None), None),
+            (Operation::new(0xffe0_0000, PAGE_SIZE, OpKind::Zero, Source::None), None),
+            (Operation::new(0xffe0_1000, PAGE_SIZE, OpKind::Secrets, Source::None), None),
+            (Operation::new(0xffe0_2000, PAGE_SIZE, OpKind::Cpuid, Source::None), None),
             vmsa(0, &bsp[..]),
             vmsa(1, &ap[..]),
         ];
@@ -275,8 +284,8 @@ mod tests {
         let mut p = start(fake);
         let ops = [
             (normal(0x2000), Some(&fw[..])),
-            (Operation::new(0xffe0_0000, PAGE, OpKind::Zero, Source::None), None),
-            (Operation::new(0xffe0_1000, PAGE, OpKind::Secrets, Source::None), None),
+            (Operation::new(0xffe0_0000, PAGE_SIZE, OpKind::Zero, Source::None), None),
+            (Operation::new(0xffe0_1000, PAGE_SIZE, OpKind::Secrets, Source::None), None),
         ];
         run(&mut p, &ops, false).unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@
 //! page-aligned source buffer; KVM writes the region back advanced when it stops early), then
 //! KVM_TDX_FINALIZE_VM. KVM measures single-pass, so a two-pass plan is refused up front.
 
-use prelaunch_measure::plan::{OpKind, PAGE, PageOrder};
+use prelaunch_measure::plan::{OpKind, PAGE_SIZE, PageOrder};
 
 use super::tdx_ioctls::{TdParams, TdxIoctls};
 use super::{IoctlError, SourceBuffer};
@@ -33,7 +33,7 @@ impl<I: TdxIoctls> HwTdx<I> {
     pub fn start(mut io: I, order: PageOrder, hob_gpa: u64) -> Result<Self, PlatformError> {
         if order == PageOrder::TwoPass {
             return Err(PlatformError::Unsupported(
-                "KVM's KVM_TDX_INIT_MEM_REGION measures single-pass (each page's PAGE.ADD, then its 16 MR.EXTENDs); this plan is two-pass, so MRTD would differ from it: build the plan with --tdx-page-order single".into(),
+                "KVM's KVM_TDX_INIT_MEM_REGION measures single-pass (each page's PAGE_SIZE.ADD, then its 16 MR.EXTENDs); this plan is two-pass, so MRTD would differ from it: build the plan with --tdx-page-order single".into(),
             ));
         }
         io.init_vm(&TdParams::default()).map_err(err("KVM_TDX_INIT_VM"))?;
@@ -67,7 +67,7 @@ impl<I: TdxIoctls> Platform for HwTdx<I> {
         };
         let remaining = call.remaining();
         let source = if call.in_place { None } else { Some(SourceBuffer::new(call.remaining_source(), remaining)?) };
-        let pages = remaining / PAGE;
+        let pages = remaining / PAGE_SIZE;
         let mut region =
             KvmTdxInitMemRegion { source_addr: source.as_ref().map_or(0, SourceBuffer::addr), gpa: call.gpa(), nr_pages: pages };
         let result = self.io.init_mem_region(VCPU, flags, &mut region);
@@ -77,9 +77,9 @@ impl<I: TdxIoctls> Platform for HwTdx<I> {
             detail: format!(": nr_pages went from {pages} to {}", region.nr_pages),
         })?;
         match result {
-            Ok(()) => Ok(done * PAGE),
+            Ok(()) => Ok(done * PAGE_SIZE),
             // Interrupted after some pages: that progress stands, the loader resumes from it.
-            Err(e) if done > 0 && matches!(e.errno, libc::EINTR | libc::EAGAIN) => Ok(done * PAGE),
+            Err(e) if done > 0 && matches!(e.errno, libc::EINTR | libc::EAGAIN) => Ok(done * PAGE_SIZE),
             Err(e) => Err(err("KVM_TDX_INIT_MEM_REGION")(e)),
         }
     }
@@ -98,6 +98,8 @@ impl<I: TdxIoctls> Platform for HwTdx<I> {
 mod tests {
     use prelaunch_measure::plan::{Operation, Region, Source};
 
+    use prelaunch_measure::plan::{InputKind, RegionPurpose};
+
     use super::*;
     use crate::load::{PopulateStats, populate_op};
     use crate::memory::memfd::MemfdBackend;
@@ -106,7 +108,14 @@ mod tests {
     const HOB: u64 = 0x80_9000;
 
     fn run(p: &mut HwTdx<FakeTdx>, ops: &[Operation], in_place: bool) -> PopulateStats {
-        let mem = MemfdBackend::create(&[Region { name: "ram".into(), gpa: 0x80_0000, size: 0x20_0000, gmem_offset: 0 }]).unwrap();
+        let mem = MemfdBackend::create(&[Region {
+            name: "ram".into(),
+            purpose: RegionPurpose::Ram,
+            gpa: 0x80_0000,
+            size: 0x20_0000,
+            gmem_offset: 0,
+        }])
+        .unwrap();
         let src = vec![3u8; 0x4000];
         let mut stats = PopulateStats::default();
         for (i, op) in ops.iter().enumerate() {
@@ -120,7 +129,7 @@ mod tests {
     fn tdx_sequence_measures_per_op_kind() {
         let mut p = HwTdx::start(FakeTdx::default(), PageOrder::Single, HOB).unwrap();
         let ops = [
-            Operation::new(0x80_0000, 0x2000, OpKind::TdxAddExtend, Source::File { file: "firmware".into(), offset: 0 }),
+            Operation::new(0x80_0000, 0x2000, OpKind::TdxAddExtend, Source::File { file: InputKind::Firmware, offset: 0 }),
             Operation::new(0x80_9000, 0x1000, OpKind::TdxAdd, Source::None),
         ];
         run(&mut p, &ops, true);
@@ -144,7 +153,7 @@ mod tests {
         let mut fake = FakeTdx::default();
         fake.region_faults.extend([Inject::Partial(1, libc::EINTR), Inject::Fail(libc::EAGAIN, 0), Inject::Partial(2, libc::EAGAIN)]);
         let mut p = HwTdx::start(fake, PageOrder::Single, HOB).unwrap();
-        let op = Operation::new(0x80_0000, 0x4000, OpKind::TdxAddExtend, Source::File { file: "firmware".into(), offset: 0 });
+        let op = Operation::new(0x80_0000, 0x4000, OpKind::TdxAddExtend, Source::File { file: InputKind::Firmware, offset: 0 });
         let stats = run(&mut p, &[op], false);
         let regions: Vec<(u64, u64, bool)> = p
             .ioctls()

@@ -14,7 +14,7 @@ mod snp;
 mod tdx;
 
 use prelaunch_measure::hash::{Sha384, Sha384Digest};
-use prelaunch_measure::plan::{LaunchPlan, Mode, PAGE};
+use prelaunch_measure::plan::{LaunchPlan, Mode, PAGE_SIZE};
 use rayon::prelude::*;
 
 use self::faults::{Every, SimFaults};
@@ -43,8 +43,8 @@ fn refusal(call: &str, gpa: u64, why: NotPopulatable, amd: bool) -> PlatformErro
 fn read_pages<'m>(mem: &'m dyn MemoryBackend, gpa: u64, n: u64, call: &str) -> Result<Vec<&'m [u8]>, PlatformError> {
     (0..n)
         .map(|p| {
-            mem.bytes(gpa + p * PAGE, PAGE)
-                .ok_or_else(|| PlatformError::Refused(format!("{call} at GPA {:#x}: no guest memory there", gpa + p * PAGE)))
+            mem.bytes(gpa + p * PAGE_SIZE, PAGE_SIZE)
+                .ok_or_else(|| PlatformError::Refused(format!("{call} at GPA {:#x}: no guest memory there", gpa + p * PAGE_SIZE)))
         })
         .collect()
 }
@@ -120,7 +120,7 @@ impl Platform for SimPlatform {
         let bad = || ConvertError::Failed { call: "KVM_SET_MEMORY_ATTRIBUTES2 (modelled)", errno: "EINVAL: no guest memory there".into() };
         if self.convert_attempts.fires(self.faults.eagain_every) {
             // Convert the first half, then stop as if its pages were still referenced.
-            let half = (len / 2) & !(PAGE - 1);
+            let half = (len / 2) & !(PAGE_SIZE - 1);
             if half > 0 {
                 self.pages.make_private(gpa, half).ok_or_else(bad)?;
             }
@@ -180,8 +180,8 @@ mod tests {
 
     fn plan(mode: &str) -> LaunchPlan {
         serde_json::from_value(serde_json::json!({
-            "version": 1, "mode": mode, "inputs": [],
-            "regions": [{"name": "ram", "gpa": RAM, "size": 0x200000, "gmem_offset": 0}], "operations": [],
+            "version": 2, "mode": mode, "inputs": [],
+            "regions": [{"name": "ram", "purpose": "ram", "gpa": RAM, "size": 0x200000, "gmem_offset": 0}], "operations": [],
             "tdx": {"page_order": "single", "page_aug": "add"}
         }))
         .unwrap()

@@ -1,7 +1,7 @@
 //! Page states as the firmware tracks them (the RMP on AMD, the Secure-EPT on TDX): every 4 KiB page
 //! of every region starts shared; conversion makes it private; populate makes it populated, once.
 
-use prelaunch_measure::plan::{PAGE, Region};
+use prelaunch_measure::plan::{PAGE_SIZE, Region};
 
 /// One page's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,25 +27,25 @@ pub struct PageStates {
 
 impl PageStates {
     pub fn new(regions: &[Region]) -> Self {
-        PageStates { regions: regions.iter().map(|r| (r.gpa, vec![PageState::Shared; (r.size / PAGE) as usize])).collect() }
+        PageStates { regions: regions.iter().map(|r| (r.gpa, vec![PageState::Shared; (r.size / PAGE_SIZE) as usize])).collect() }
     }
 
     fn slot(&mut self, gpa: u64) -> Option<&mut PageState> {
-        self.regions.iter_mut().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get_mut((off / PAGE) as usize)))
+        self.regions.iter_mut().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get_mut((off / PAGE_SIZE) as usize)))
     }
 
     pub fn get(&self, gpa: u64) -> Option<PageState> {
-        self.regions.iter().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get((off / PAGE) as usize)).copied())
+        self.regions.iter().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get((off / PAGE_SIZE) as usize)).copied())
     }
 
     /// Marks `[gpa, gpa + len)` private (populated pages stay populated). `None` if any page lies
     /// outside guest memory; nothing changes then.
     pub fn make_private(&mut self, gpa: u64, len: u64) -> Option<()> {
-        let pages = len.div_ceil(PAGE);
-        let first = gpa & !(PAGE - 1);
-        (0..pages).try_for_each(|p| self.get(first + p * PAGE).map(|_| ()))?;
+        let pages = len.div_ceil(PAGE_SIZE);
+        let first = gpa & !(PAGE_SIZE - 1);
+        (0..pages).try_for_each(|p| self.get(first + p * PAGE_SIZE).map(|_| ()))?;
         for p in 0..pages {
-            if let Some(s) = self.slot(first + p * PAGE)
+            if let Some(s) = self.slot(first + p * PAGE_SIZE)
                 && *s == PageState::Shared
             {
                 *s = PageState::Private;
@@ -73,11 +73,14 @@ impl PageStates {
 
 #[cfg(test)]
 mod tests {
+    use prelaunch_measure::plan::RegionPurpose;
+
     use super::*;
 
     #[test]
     fn pages_go_shared_private_populated() {
-        let mut s = PageStates::new(&[Region { name: "r".into(), gpa: 0x20_0000, size: 0x20_0000, gmem_offset: 0 }]);
+        let mut s =
+            PageStates::new(&[Region { name: "r".into(), purpose: RegionPurpose::Ram, gpa: 0x20_0000, size: 0x20_0000, gmem_offset: 0 }]);
         assert_eq!(s.check_populatable(0x20_0000), Err(NotPopulatable::Shared));
         assert_eq!(s.check_populatable(0x1000), Err(NotPopulatable::NoMemory));
         assert!(s.make_private(0x20_0000, 0x2000).is_some());

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use prelaunch_measure::Measurement;
 use prelaunch_measure::hash::{Sha384, Sha384Digest};
-use prelaunch_measure::plan::PAGE;
+use prelaunch_measure::plan::PAGE_SIZE;
 use prelaunch_measure::snp::vmsa::VMSA_GPA;
 use prelaunch_measure::snp::{Gctx, PageType};
 
@@ -39,7 +39,7 @@ impl SnpFirmware {
         if t == PageType::Vmsa {
             return self.vmsa(call);
         }
-        if matches!(t, PageType::Secrets | PageType::Cpuid) && op.len != PAGE {
+        if matches!(t, PageType::Secrets | PageType::Cpuid) && op.len != PAGE_SIZE {
             return Err(PlatformError::Refused(format!(
                 "{CALL} at GPA {:#x}: {} pages are single 4 KiB pages, this run is {:#x} bytes (INVALID_PAGE_SIZE, 0x19)",
                 op.gpa,
@@ -48,9 +48,9 @@ impl SnpFirmware {
             )));
         }
         let gpa0 = call.gpa();
-        let n = (call.remaining() / PAGE).min(max_pages);
+        let n = (call.remaining() / PAGE_SIZE).min(max_pages);
         for p in 0..n {
-            let gpa = gpa0 + p * PAGE;
+            let gpa = gpa0 + p * PAGE_SIZE;
             pages.check_populatable(gpa).map_err(|why| refusal(CALL, gpa, why, true))?;
         }
         let contents: Vec<Option<Sha384Digest>> = if t.measures_contents() {
@@ -59,15 +59,15 @@ impl SnpFirmware {
             vec![None; n as usize]
         };
         for (p, c) in contents.into_iter().enumerate() {
-            let gpa = gpa0 + p as u64 * PAGE;
+            let gpa = gpa0 + p as u64 * PAGE_SIZE;
             match &c {
                 Some(d) => self.gctx.update(t, gpa, d),
                 None => self.gctx.update_unmeasured(t, gpa),
             }
             pages.set_populated(gpa);
-            record.push(PageRecord { gpa, len: PAGE as u32, kind: op.kind, vcpu: None, contents: c });
+            record.push(PageRecord { gpa, len: PAGE_SIZE as u32, kind: op.kind, vcpu: None, contents: c });
         }
-        Ok(n * PAGE)
+        Ok(n * PAGE_SIZE)
     }
 
     /// A vCPU's initial state: the VMSA is measured at finish.
@@ -75,12 +75,12 @@ impl SnpFirmware {
         let vcpu = call.op.vcpu.ok_or_else(|| PlatformError::Refused("a VMSA without a vCPU index".into()))?;
         let bytes = call
             .source
-            .filter(|s| s.len() as u64 == PAGE && call.op.len == PAGE)
+            .filter(|s| s.len() as u64 == PAGE_SIZE && call.op.len == PAGE_SIZE)
             .ok_or_else(|| PlatformError::Refused(format!("VMSA of vCPU {vcpu}: a VMSA is one 4 KiB page (INVALID_PAGE_SIZE, 0x19)")))?;
         if self.vmsas.insert(vcpu, bytes.to_vec()).is_some() {
             return Err(PlatformError::Refused(format!("VMSA of vCPU {vcpu}: the vCPU already has one")));
         }
-        Ok(PAGE)
+        Ok(PAGE_SIZE)
     }
 
     /// SNP_LAUNCH_FINISH: every vCPU's VMSA, then the launch digest.
@@ -90,7 +90,7 @@ impl SnpFirmware {
             self.gctx.update(PageType::Vmsa, VMSA_GPA, &d);
             record.push(PageRecord {
                 gpa: VMSA_GPA,
-                len: PAGE as u32,
+                len: PAGE_SIZE as u32,
                 kind: prelaunch_measure::plan::OpKind::Vmsa,
                 vcpu: Some(vcpu),
                 contents: Some(d),

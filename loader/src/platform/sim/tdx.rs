@@ -1,10 +1,10 @@
-//! The TDX module's TDH.MEM.PAGE.ADD, TDH.MR.EXTEND and TDH.MR.FINALIZE, modelled with measure's
+//! The TDX module's TDH.MEM.PAGE_SIZE.ADD, TDH.MR.EXTEND and TDH.MR.FINALIZE, modelled with measure's
 //! `Mrtd`, in the plan's page order: single-pass (per page ADD then its 16 EXTENDs, as upstream KVM's
 //! KVM_TDX_INIT_MEM_REGION does) or two-pass (all ADDs of one operation, then all its EXTENDs). An
 //! operation resumed after partial progress is still one operation: its EXTENDs wait for its last ADD.
 
 use prelaunch_measure::Measurement;
-use prelaunch_measure::plan::{OpKind, PAGE, PageOrder};
+use prelaunch_measure::plan::{OpKind, PAGE_SIZE, PageOrder};
 use prelaunch_measure::tdx::mrtd::Mrtd;
 
 use super::pages::PageStates;
@@ -13,7 +13,7 @@ use crate::memory::MemoryBackend;
 use crate::platform::{PlatformError, PopulateCall};
 use crate::record::PageRecord;
 
-const ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
+const ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 #[derive(Debug)]
 pub(crate) struct TdxModule {
@@ -33,7 +33,7 @@ impl TdxModule {
         let pages = gpas.iter().map(|&g| read_pages(mem, g, 1, "TDH.MR.EXTEND").map(|v| v[0])).collect::<Result<Vec<_>, _>>()?;
         for ((&gpa, bytes), d) in gpas.iter().zip(&pages).zip(page_digests(&pages)) {
             self.mrtd.extend_page(gpa, bytes);
-            record.push(PageRecord { gpa, len: PAGE as u32, kind, vcpu: None, contents: Some(d) });
+            record.push(PageRecord { gpa, len: PAGE_SIZE as u32, kind, vcpu: None, contents: Some(d) });
         }
         Ok(())
     }
@@ -53,14 +53,14 @@ impl TdxModule {
             k => return Err(PlatformError::Refused(format!("KVM_TDX_INIT_MEM_REGION: {} pages do not exist in a TD", k.name()))),
         };
         let gpa0 = call.gpa();
-        let n = (call.remaining() / PAGE).min(max_pages);
+        let n = (call.remaining() / PAGE_SIZE).min(max_pages);
         for p in 0..n {
-            let gpa = gpa0 + p * PAGE;
-            pages.check_populatable(gpa).map_err(|why| refusal("TDH.MEM.PAGE.ADD", gpa, why, false))?;
+            let gpa = gpa0 + p * PAGE_SIZE;
+            pages.check_populatable(gpa).map_err(|why| refusal("TDH.MEM.PAGE_SIZE.ADD", gpa, why, false))?;
         }
-        // Single-pass: each page's PAGE.ADD, then its EXTENDs; two-pass: the EXTENDs wait for the
-        // operation's last PAGE.ADD (an operation resumed after partial progress is still one call).
-        let gpas: Vec<u64> = (0..n).map(|p| gpa0 + p * PAGE).collect();
+        // Single-pass: each page's PAGE_SIZE.ADD, then its EXTENDs; two-pass: the EXTENDs wait for the
+        // operation's last PAGE_SIZE.ADD (an operation resumed after partial progress is still one call).
+        let gpas: Vec<u64> = (0..n).map(|p| gpa0 + p * PAGE_SIZE).collect();
         let (contents, digests) = match (extend, self.order) {
             (true, PageOrder::Single) => {
                 let c = read_pages(mem, gpa0, n, "TDH.MR.EXTEND")?;
@@ -76,16 +76,16 @@ impl TdxModule {
                 (false, _) => record.push(PageRecord::of(gpa, op.kind, None, &ZERO_PAGE)),
                 (true, PageOrder::Single) => {
                     self.mrtd.extend_page(gpa, contents[i]);
-                    record.push(PageRecord { gpa, len: PAGE as u32, kind: op.kind, vcpu: None, contents: Some(digests[i]) });
+                    record.push(PageRecord { gpa, len: PAGE_SIZE as u32, kind: op.kind, vcpu: None, contents: Some(digests[i]) });
                 }
                 (true, PageOrder::TwoPass) => self.pending.push(gpa),
             }
         }
-        if call.done + n * PAGE == op.len {
+        if call.done + n * PAGE_SIZE == op.len {
             let pending = std::mem::take(&mut self.pending);
             self.extend(&pending, op.kind, mem, record)?;
         }
-        Ok(n * PAGE)
+        Ok(n * PAGE_SIZE)
     }
 
     /// TDH.MR.FINALIZE.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use prelaunch_files::{Input, Kind};
 use prelaunch_measure::FirmwareImage;
-use prelaunch_measure::plan::{self, LaunchPlan, Mode};
+use prelaunch_measure::plan::{self, CheckedPlan, Mode};
 
 #[allow(unused_imports)]
 pub use prelaunch_loader::testing::kvm_or_skip;
@@ -19,7 +19,7 @@ pub fn firmware(name: &str) -> Input {
 }
 
 /// An AMD plan (`Mode::Snp`, `Sev` or `SevEs`) for `fw` with `vcpus` EPYC-v4 vCPUs.
-pub fn amd_plan(fw: &[u8], mode: Mode, vcpus: u32) -> LaunchPlan {
+pub fn amd_plan(fw: &[u8], mode: Mode, vcpus: u32) -> CheckedPlan<'_> {
     let img = FirmwareImage::parse(fw).unwrap();
     let mut cfg = plan::sev::AmdConfig::new(mode);
     cfg.vcpus = if mode == Mode::Sev { 0 } else { vcpus };
@@ -28,7 +28,7 @@ pub fn amd_plan(fw: &[u8], mode: Mode, vcpus: u32) -> LaunchPlan {
 }
 
 /// A TDX plan for `fw`.
-pub fn tdx_plan(fw: &[u8], order: plan::PageOrder) -> LaunchPlan {
+pub fn tdx_plan(fw: &[u8], order: plan::PageOrder) -> CheckedPlan<'_> {
     let img = FirmwareImage::parse(fw).unwrap();
     plan::tdx::build(&img, plan::TdxPolicy { page_order: order, page_aug: plan::PageAugPolicy::Add }).unwrap()
 }
