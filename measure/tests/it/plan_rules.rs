@@ -27,6 +27,8 @@ fn first(plan: &LaunchPlan, kind: OpKind) -> usize {
 }
 
 type Edit = Box<dyn Fn(&mut LaunchPlan)>;
+/// Whether an error names the rule a case breaks.
+type Named = fn(&PlanError) -> bool;
 
 /// The operation rule an edit breaks, as `(index, problem)`.
 fn op_error(e: &PlanError) -> Option<(usize, &OpProblem)> {
@@ -43,59 +45,59 @@ fn every_broken_rule_is_named() {
     let vmsa = first(&base, OpKind::Vmsa);
     let zero = first(&base, OpKind::Zero);
     let secrets = first(&base, OpKind::Secrets);
-    let cases: Vec<(&str, Edit, &dyn Fn(&PlanError) -> bool)> = vec![
+    let cases: Vec<(&str, Edit, Named)> = vec![
         (
             "zero moved after the VMSAs",
             Box::new(move |p| {
                 let z = p.operations.remove(zero);
                 p.operations.push(z);
             }),
-            &|e| matches!(op_error(e), Some((_, OpProblem::AfterVmsas { kind: OpKind::Zero }))),
+            |e| matches!(op_error(e), Some((_, OpProblem::AfterVmsas { kind: OpKind::Zero }))),
         ),
-        ("a VMSA in guest memory", Box::new(move |p| p.operations[vmsa].gpa = 0x80_0000), &|e| {
+        ("a VMSA in guest memory", Box::new(move |p| p.operations[vmsa].gpa = 0x80_0000), |e| {
             matches!(op_error(e), Some((_, OpProblem::VmsaGpa { gpa: 0x80_0000, expected: VMSA_GPA })))
         }),
-        ("vCPU 4294967295", Box::new(move |p| p.operations[vmsa].vcpu = Some(u32::MAX)), &|e| {
+        ("vCPU 4294967295", Box::new(move |p| p.operations[vmsa].vcpu = Some(u32::MAX)), |e| {
             matches!(op_error(e), Some((_, OpProblem::VcpuOrder { vcpu: u32::MAX, position: 0 })))
         }),
-        ("vCPUs swapped", Box::new(move |p| p.operations.swap(vmsa, vmsa + 1)), &|e| {
+        ("vCPUs swapped", Box::new(move |p| p.operations.swap(vmsa, vmsa + 1)), |e| {
             matches!(op_error(e), Some((_, OpProblem::VcpuOrder { vcpu: 1, position: 0 })))
         }),
-        ("a VMSA without a vCPU", Box::new(move |p| p.operations[vmsa].vcpu = None), &|e| {
+        ("a VMSA without a vCPU", Box::new(move |p| p.operations[vmsa].vcpu = None), |e| {
             matches!(op_error(e), Some((_, OpProblem::VmsaWithoutVcpu)))
         }),
-        ("a vCPU on a memory operation", Box::new(move |p| p.operations[zero].vcpu = Some(0)), &|e| {
+        ("a vCPU on a memory operation", Box::new(move |p| p.operations[zero].vcpu = Some(0)), |e| {
             matches!(op_error(e), Some((_, OpProblem::VcpuOnMemory { kind: OpKind::Zero })))
         }),
-        ("a two-page VMSA", Box::new(move |p| p.operations[vmsa].len = 0x2000), &|e| {
+        ("a two-page VMSA", Box::new(move |p| p.operations[vmsa].len = 0x2000), |e| {
             matches!(op_error(e), Some((_, OpProblem::NotOnePage { kind: OpKind::Vmsa, len: 0x2000 })))
         }),
-        ("a two-page SECRETS run", Box::new(move |p| p.operations[secrets].len = 0x2000), &|e| {
+        ("a two-page SECRETS run", Box::new(move |p| p.operations[secrets].len = 0x2000), |e| {
             matches!(op_error(e), Some((_, OpProblem::NotOnePage { kind: OpKind::Secrets, .. })))
         }),
-        ("snp.vcpus disagreeing with the VMSAs", Box::new(|p| p.snp.as_mut().unwrap().vcpus = 4), &|e| {
+        ("snp.vcpus disagreeing with the VMSAs", Box::new(|p| p.snp.as_mut().unwrap().vcpus = 4), |e| {
             matches!(e, PlanError::Launch(LaunchProblem::VcpuCount { declared: 4, vmsas: 3 }))
         }),
-        ("no snp block", Box::new(|p| p.snp = None), &|e| matches!(e, PlanError::Launch(LaunchProblem::MissingSnp))),
-        ("a tdx block in an snp plan", Box::new(|p| p.tdx = Some(Default::default())), &|e| {
+        ("no snp block", Box::new(|p| p.snp = None), |e| matches!(e, PlanError::Launch(LaunchProblem::MissingSnp))),
+        ("a tdx block in an snp plan", Box::new(|p| p.tdx = Some(Default::default())), |e| {
             matches!(e, PlanError::Launch(LaunchProblem::UnexpectedTdx { mode: Mode::Snp }))
         }),
-        ("policy without the must-be-one bit 17", Box::new(|p| p.snp.as_mut().unwrap().policy = 0x1_0000), &|e| {
+        ("policy without the must-be-one bit 17", Box::new(|p| p.snp.as_mut().unwrap().policy = 0x1_0000), |e| {
             matches!(e, PlanError::Launch(LaunchProblem::Policy(PolicyError::ReservedBit17Clear(0x1_0000))))
         }),
-        ("policy with reserved bits", Box::new(|p| p.snp.as_mut().unwrap().policy = 0x3_0000 | (1 << 40)), &|e| {
+        ("policy with reserved bits", Box::new(|p| p.snp.as_mut().unwrap().policy = 0x3_0000 | (1 << 40)), |e| {
             matches!(e, PlanError::Launch(LaunchProblem::Policy(PolicyError::ReservedBitsSet { .. })))
         }),
-        ("guest features the VMSAs do not carry", Box::new(|p| p.snp.as_mut().unwrap().guest_features = 0x21), &|e| {
+        ("guest features the VMSAs do not carry", Box::new(|p| p.snp.as_mut().unwrap().guest_features = 0x21), |e| {
             matches!(op_error(e), Some((_, OpProblem::VmsaFeatures { vcpu: 0, found: 1, expected: 0x21 })))
         }),
-        ("a TDX kind in an snp plan", Box::new(move |p| p.operations[zero].kind = OpKind::TdxAdd), &|e| {
+        ("a TDX kind in an snp plan", Box::new(move |p| p.operations[zero].kind = OpKind::TdxAdd), |e| {
             matches!(op_error(e), Some((_, OpProblem::WrongMode { mode: Mode::Snp })))
         }),
-        ("a measured ZERO page", Box::new(move |p| p.operations[zero].measured = true), &|e| {
+        ("a measured ZERO page", Box::new(move |p| p.operations[zero].measured = true), |e| {
             matches!(op_error(e), Some((_, OpProblem::MeasuredFlag { measured: true, .. })))
         }),
-        ("an unknown input", Box::new(|p| p.operations[0].source = Source::File { file: InputKind::Kernel, offset: 0 }), &|e| {
+        ("an unknown input", Box::new(|p| p.operations[0].source = Source::File { file: InputKind::Kernel, offset: 0 }), |e| {
             matches!(op_error(e), Some((0, OpProblem::UnknownInput { kind: InputKind::Kernel })))
         }),
         (
@@ -103,16 +105,16 @@ fn every_broken_rule_is_named() {
             Box::new(move |p| {
                 p.pages.insert("vmsa-bsp".into(), PageBytes(vec![0; 100]));
             }),
-            &|e| matches!(op_error(e), Some((_, OpProblem::PageLength { held: 100, .. }))),
+            |e| matches!(op_error(e), Some((_, OpProblem::PageLength { held: 100, .. }))),
         ),
-        ("an operation outside every region", Box::new(move |p| p.operations[zero].gpa = 0x10_0000_0000), &|e| {
+        ("an operation outside every region", Box::new(move |p| p.operations[zero].gpa = 0x10_0000_0000), |e| {
             matches!(op_error(e), Some((_, OpProblem::OutsideRegions { .. })))
         }),
-        ("an empty operation", Box::new(move |p| p.operations[zero].len = 0), &|e| matches!(op_error(e), Some((_, OpProblem::Empty)))),
-        ("an unaligned operation", Box::new(move |p| p.operations[zero].gpa += 0x10), &|e| {
+        ("an empty operation", Box::new(move |p| p.operations[zero].len = 0), |e| matches!(op_error(e), Some((_, OpProblem::Empty)))),
+        ("an unaligned operation", Box::new(move |p| p.operations[zero].gpa += 0x10), |e| {
             matches!(op_error(e), Some((_, OpProblem::Unaligned { align: 4096, .. })))
         }),
-        ("a future version", Box::new(|p| p.version = 3), &|e| matches!(e, PlanError::Version { found: 3, expected: 2 })),
+        ("a future version", Box::new(|p| p.version = 3), |e| matches!(e, PlanError::Version { found: 3, expected: 2 })),
     ];
     for (what, edit, named) in cases {
         let mut p = base.plan().clone();
