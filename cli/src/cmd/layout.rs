@@ -58,7 +58,13 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
             Source::File { file, offset } => format!("{file}+{}", hex(*offset)),
             Source::Page { page } => format!("generated {page}"),
         };
-        outln!("  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}", hex(op.gpa), hex(op.end()), op.kind.name(), op.len.div_ceil(PAGE_SIZE));
+        outln!(
+            "  {i:<3} [{:>12}, {:>12})  {:<15} {:>5} pages  {src}",
+            hex(op.gpa),
+            hex(op.end()),
+            op.kind.name(),
+            op.len.div_ceil(PAGE_SIZE)
+        );
     }
     if st.vmsas > 0 {
         outln!("  + {} VMSA(s), measured at launch finish", st.vmsas);
