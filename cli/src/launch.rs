@@ -12,6 +12,7 @@ use prelaunch_measure::hash::{Sha256, Sha256Digest};
 use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
 use prelaunch_measure::plan::{self, CheckedPlan, MAX_VCPUS, Mode, PageAugPolicy, PageOrder, TdxPolicy};
 use prelaunch_measure::snp::policy::DEFAULT_POLICY;
+use prelaunch_measure::qemu::{QemuProfile, profile as qemu_profile};
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
 use crate::error::{CliError, Context, failed, usage};
@@ -156,6 +157,10 @@ fn parse_cpu_type(s: &str) -> Result<String, String> {
     }
 }
 
+fn parse_qemu_version(s: &str) -> Result<&'static QemuProfile, String> {
+    qemu_profile::by_version(s).ok_or_else(|| format!("unknown QEMU release {s:?}; profiles: {}", qemu_profile::known()))
+}
+
 fn parse_sha256(s: &str) -> Result<Sha256Digest, String> {
     let b = hex::decode(s.trim()).map_err(|e| format!("not hex: {e}"))?;
     b.try_into().map_err(|b: Vec<u8>| format!("{} bytes, expected a 32-byte SHA-256", b.len()))
@@ -225,6 +230,13 @@ pub struct LaunchArgs {
     /// TDX sections with the PAGE_AUG attribute: add (QEMU) or skip (td-shim).
     #[arg(long, value_enum, default_value = "add")]
     pub tdx_page_aug: PageAugArg,
+    /// The QEMU release whose launch semantics apply (SEV-ES through KVM_SEV_INIT2 or the legacy VM
+    /// type, the SEV features and CPU models it can set); default: the newest profile.
+    #[arg(long, value_name = "VERSION", value_parser = parse_qemu_version)]
+    pub qemu_version: Option<&'static QemuProfile>,
+    /// SEV-ES through the legacy VM type whatever the release (a command line's legacy-vm-type=on).
+    #[arg(skip)]
+    pub legacy_sev_es: bool,
     /// SNP guest policy for the launch (SNP_LAUNCH_START).
     #[arg(long, value_name = "HEX", value_parser = parse_int, default_value_t = DEFAULT_POLICY, hide_short_help = true)]
     pub policy: u64,
@@ -326,6 +338,11 @@ impl LaunchArgs {
         Ok(())
     }
 
+    /// The QEMU release profile (`--qemu-version`, else the newest).
+    pub fn qemu_profile(&self) -> &'static QemuProfile {
+        self.qemu_version.unwrap_or_else(qemu_profile::latest)
+    }
+
     pub fn mode_name(&self) -> &'static str {
         match self.mode {
             ModeArg::Sev => "sev",
@@ -394,7 +411,7 @@ impl LaunchArgs {
         let payload = self.payload(out)?;
         let mut svsm_file = None;
         let mut vars = None;
-        let plan = match self.mode {
+        let mut plan = match self.mode {
             ModeArg::Tdx => {
                 if payload.is_some() {
                     out.warn("--kernel, --initrd and --append do not enter MRTD (they are measured into RTMRs at boot); MRTD is computed without them");
@@ -433,6 +450,13 @@ impl LaunchArgs {
                 plan::sev::build(&fw, &cfg).in_file(&fw_path)?
             }
         };
+        // A legacy KVM_SEV_ES_INIT VM (any QEMU before 9.1, or legacy-vm-type=on): no FPU state is
+        // synced into its VMSAs.
+        if self.mode == ModeArg::Seves && (self.legacy_sev_es || self.qemu_version.is_some_and(|p| !p.sev_init2)) {
+            let mut legacy = plan.plan().clone();
+            prelaunch_measure::qemu::model::apply_legacy_sev_es(&mut legacy);
+            plan = plan.with_plan(legacy).in_file(&fw_path)?;
+        }
         let resume = match &self.snp_ovmf_hash {
             None => None,
             Some(h) => {

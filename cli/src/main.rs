@@ -64,6 +64,8 @@ enum Command {
     Firmware(cmd::firmware::FirmwareCommand),
     /// Compute the launch measurement (accepts sev-snp-measure's arguments).
     Measure(cmd::measure::MeasureArgs),
+    /// The QEMU command line (or libvirt domain XML) that launches exactly what `measure` measures.
+    QemuArgs(cmd::qemu_args::QemuArgsArgs),
     /// Show the launch plan: 2 MiB-aligned memory regions and populate runs.
     Layout(cmd::layout::LayoutArgs),
     /// Execute a launch plan against KVM guest_memfd memory and compare the platform's digest.
@@ -90,7 +92,7 @@ enum Command {
 
 /// The command line: the derived one, with per-subcommand adjustments derive cannot express.
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommand("load", cmd::load::tweak)
+    Cli::command().mut_subcommand("load", cmd::load::tweak).mut_subcommand("measure", cmd::measure::tweak)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -100,6 +102,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Firmware(c) => cmd::firmware::run(&c, &out),
         Command::Measure(a) => cmd::measure::run(&a, &out),
         Command::Layout(a) => cmd::layout::run(&a, &out),
+        Command::QemuArgs(a) => cmd::qemu_args::run(&a, &out),
         Command::Load(a) => cmd::load::run(&a, &out),
         Command::Verify(a) => cmd::verify::run(&a, &out),
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),

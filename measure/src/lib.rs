@@ -18,6 +18,7 @@ pub mod hash;
 pub mod idblock;
 pub mod image;
 pub mod plan;
+pub mod qemu;
 pub mod report;
 pub mod sev;
 pub mod snp;

@@ -19,7 +19,7 @@ pub enum OutputFormat {
     Json,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct MeasureArgs {
     #[command(flatten)]
     pub launch: LaunchArgs,
@@ -32,12 +32,33 @@ pub struct MeasureArgs {
     /// List the ordered updates as the platform sees them, merged into runs, with the digest after each.
     #[arg(long)]
     pub explain: bool,
+    /// Measure what this QEMU command line launches (FILE, or - for stdin): one argument per line
+    /// as `qemu-args` writes it, or a shell command line. Options it does not model are refused;
+    /// the launch arguments come from it (--qemu-version still picks the release).
+    #[arg(long, value_name = "FILE")]
+    pub qemu_cmdline: Option<std::path::PathBuf>,
+}
+
+/// `--qemu-cmdline` stands in for the launch arguments: `--mode` takes a placeholder.
+pub fn tweak(cmd: clap::Command) -> clap::Command {
+    cmd.mut_arg("mode", |a| {
+        a.required(false).required_unless_present("qemu_cmdline").default_value_if(
+            "qemu_cmdline",
+            clap::builder::ArgPredicate::IsPresent,
+            "snp",
+        )
+    })
 }
 
 pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     if a.dump_vmsa && !matches!(a.launch.mode, ModeArg::Seves | ModeArg::Snp | ModeArg::SnpSvsm) {
         return usage("--dump-vmsa is not available in the selected mode (seves, snp and snp:svsm only)");
     }
+    let launch_args = match &a.qemu_cmdline {
+        Some(p) => super::qemu_cmdline::launch_args(p, &a.launch)?,
+        None => a.launch.clone(),
+    };
+    let a = &MeasureArgs { launch: launch_args, qemu_cmdline: None, ..a.clone() };
     let files = Files::default();
     let launch = a.launch.build(out, &files)?;
     let plan = &launch.plan;

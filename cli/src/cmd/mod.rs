@@ -10,4 +10,7 @@ pub mod load;
 pub mod man;
 pub mod measure;
 pub mod probe;
+pub mod qemu_args;
+pub mod qemu_cmdline;
+pub mod qemu_libvirt;
 pub mod verify;

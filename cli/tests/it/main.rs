@@ -15,6 +15,7 @@ mod load_probe;
 mod load_support;
 mod load_vectors;
 mod measure_extras;
+mod qemu_args;
 mod robustness;
 mod vectors;
 mod verify;

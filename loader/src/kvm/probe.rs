@@ -207,6 +207,11 @@ fn cpu_facts() -> CpuFacts {
     CpuFacts { vendor: String::from_utf8_lossy(&vendor).into_owned(), model_name, hypervisor, sev }
 }
 
+/// This host's SEV leaf (C-bit position, reduced physical address bits), if it has one.
+pub fn host_sev_cpuid() -> Option<SevCpuid> {
+    cpu_facts().sev
+}
+
 fn kvm_modules() -> Vec<String> {
     let mut m: Vec<String> = std::fs::read_dir("/sys/module")
         .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with("kvm")).collect())
