@@ -152,23 +152,7 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
     let mut mem = map_memory(plan, &opts, vm, &mut fallback)?;
     lap(&mut t.map);
 
-    let copied = copy_image(checked, mem.as_mut())?;
-    platform.after_copy(mem.as_mut()).map_err(|source| LoadError::Platform { phase: "copy", source })?;
-    lap(&mut t.copy);
-
-    let conversion = convert(plan, platform.as_mut(), mem.as_mut())?;
-    lap(&mut t.convert);
-
-    let in_place = mem.host_accessible()
-        && matches!(conversion.path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
-    let mut populate = PopulateStats { in_place, ..Default::default() };
-    for (i, op) in plan.operations.iter().enumerate() {
-        populate_op(platform.as_mut(), mem.as_ref(), i, op, checked.source_bytes(op), in_place, &mut populate)?;
-    }
-    lap(&mut t.populate);
-
-    let fin = platform.finish().map_err(|source| LoadError::Platform { phase: "finish", source })?;
-    lap(&mut t.finish);
+    let Phases { copied, conversion, populate, finish: fin } = run_phases(checked, mem.as_mut(), platform.as_mut(), &mut t)?;
 
     let guest_check = if opts.check_guest {
         let vm = mem.vm().cloned().ok_or_else(|| GuestCheckError::NoVm(fallback.clone().unwrap_or_else(|| "no VM".into())))?;
@@ -197,6 +181,49 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         guest_check,
         timings: t,
     })
+}
+
+/// What copy, convert, populate and finish did.
+pub(crate) struct Phases {
+    pub copied: u64,
+    pub conversion: ConversionReport,
+    pub populate: PopulateStats,
+    pub finish: crate::platform::Finish,
+}
+
+/// The phases after create and map, on any memory and platform (the fake kernels run these too):
+/// copy, convert, populate, finish, each timed into `t`.
+pub(crate) fn run_phases(
+    checked: &CheckedPlan<'_>,
+    mem: &mut dyn MemoryBackend,
+    platform: &mut dyn Platform,
+    t: &mut Timings,
+) -> Result<Phases, LoadError> {
+    let mut clock = Instant::now();
+    let mut lap = |slot: &mut Duration| {
+        let now = Instant::now();
+        *slot = now - clock;
+        clock = now;
+    };
+    let plan = checked.plan();
+    let copied = copy_image(checked, mem)?;
+    platform.after_copy(mem).map_err(|source| LoadError::Platform { phase: "copy", source })?;
+    lap(&mut t.copy);
+
+    let conversion = convert(plan, platform, mem)?;
+    lap(&mut t.convert);
+
+    let in_place = mem.host_accessible()
+        && matches!(conversion.path, ConversionPath::Attributes2 | ConversionPath::Modelled | ConversionPath::NotNeeded);
+    let mut populate = PopulateStats { in_place, ..Default::default() };
+    for (i, op) in plan.operations.iter().enumerate() {
+        populate_op(platform, mem, i, op, checked.source_bytes(op), in_place, &mut populate)?;
+    }
+    lap(&mut t.populate);
+
+    let finish = platform.finish().map_err(|source| LoadError::Platform { phase: "finish", source })?;
+    lap(&mut t.finish);
+    Ok(Phases { copied, conversion, populate, finish })
 }
 
 /// What the hw platform cannot do, refused before anything is created.

@@ -1,10 +1,13 @@
 //! Conversion of guest memory to private, and the bounded retry around it.
 //!
 //! The in-place series converts with KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (contents
-//! preserved); older kernels with private memory use the VM-level KVM_SET_MEMORY_ATTRIBUTES. Both are
-//! feature-probed at run time: their cap numbers moved between revisions of the series. A conversion
-//! that meets pages still referenced fails with EAGAIN and says where it stopped (`error_offset`);
-//! [`convert_with_retry`] resumes from there a bounded number of times.
+//! preserved); mainline kernels use the VM-level KVM_SET_MEMORY_ATTRIBUTES. Both are probed at run
+//! time (kvm/probe.rs): their cap numbers moved between revisions of the series. A conversion that
+//! meets pages still referenced fails with EAGAIN and names the first such page (`error_offset`).
+//! Nothing of the range has been converted then: v8 10/46 ("KVM: guest_memfd: Ensure pages are not
+//! in use before conversion") checks the whole range before converting any of it, so
+//! [`convert_with_retry`] asks again for the whole range, a bounded number of times, and names the
+//! page that stayed busy.
 
 use serde::Serialize;
 
@@ -72,7 +75,7 @@ impl ConversionPath {
 /// One failed conversion attempt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConvertError {
-    /// Pages hold extra references; everything before `at_gpa` was converted.
+    /// Pages hold extra references, the first at `at_gpa`; the kernel converted none of the range.
     #[error("pages still in use (EAGAIN) from GPA {at_gpa:#x}")]
     Again { at_gpa: u64 },
     #[error("not supported here: {0}")]
@@ -81,30 +84,23 @@ pub enum ConvertError {
     Failed { call: &'static str, errno: String },
 }
 
-/// Converts `[gpa, gpa + len)` with `once`, resuming after EAGAIN from where it stopped; gives up after
-/// [`MAX_CONVERT_RETRIES`] consecutive attempts without progress. Returns the number of retries.
+/// Converts `[gpa, gpa + len)` with `once`, asking again for the whole range after EAGAIN (the
+/// kernel converted none of it); gives up after [`MAX_CONVERT_RETRIES`] consecutive EAGAINs, naming
+/// the page the last one reported. Returns the number of retries.
 pub fn convert_with_retry(gpa: u64, len: u64, mut once: impl FnMut(u64, u64) -> Result<(), ConvertError>) -> Result<u32, MemoryError> {
     let end = gpa + len;
-    let mut at = gpa;
-    let mut stalled = 0;
     let mut retries = 0;
     loop {
-        match once(at, end - at) {
+        match once(gpa, len) {
             Ok(()) => return Ok(retries),
             Err(ConvertError::Again { at_gpa }) => {
                 retries += 1;
-                if at_gpa > at && at_gpa < end {
-                    at = at_gpa;
-                    stalled = 0;
-                } else {
-                    stalled += 1;
-                }
-                if stalled >= MAX_CONVERT_RETRIES {
-                    return Err(MemoryError::ConvertStuck { at_gpa: at, tries: stalled });
+                if retries >= MAX_CONVERT_RETRIES {
+                    return Err(MemoryError::ConvertStuck { at_gpa: at_gpa.clamp(gpa, end), tries: retries });
                 }
                 std::thread::yield_now();
             }
-            Err(source) => return Err(MemoryError::Convert { gpa: at, len: end - at, source }),
+            Err(source) => return Err(MemoryError::Convert { gpa, len, source }),
         }
     }
 }
@@ -114,20 +110,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resumes_from_the_error_offset() {
+    fn eagain_asks_again_for_the_whole_range() {
         let mut calls = Vec::new();
         let retries = convert_with_retry(0x10000, 0x4000, |g, l| {
             calls.push((g, l));
-            match calls.len() {
-                1 => Err(ConvertError::Again { at_gpa: 0x11000 }),
-                2 => Err(ConvertError::Again { at_gpa: 0x11000 }),
-                3 => Err(ConvertError::Again { at_gpa: 0x13000 }),
-                _ => Ok(()),
-            }
+            if calls.len() < 3 { Err(ConvertError::Again { at_gpa: 0x12000 }) } else { Ok(()) }
         })
         .unwrap();
-        assert_eq!(retries, 3);
-        assert_eq!(calls, vec![(0x10000, 0x4000), (0x11000, 0x3000), (0x11000, 0x3000), (0x13000, 0x1000)]);
+        assert_eq!(retries, 2);
+        assert_eq!(calls, vec![(0x10000, 0x4000); 3], "nothing before error_offset was converted");
     }
 
     #[test]
@@ -138,8 +129,7 @@ mod tests {
             Err(ConvertError::Again { at_gpa: 0x12000 })
         })
         .unwrap_err();
-        // The first EAGAIN makes progress (to 0x12000); then MAX_CONVERT_RETRIES stall there.
-        assert_eq!(n, 1 + MAX_CONVERT_RETRIES);
+        assert_eq!(n, MAX_CONVERT_RETRIES);
         let msg = e.to_string();
         assert!(msg.contains("0x12000") && msg.contains("EAGAIN"), "{msg}");
     }

@@ -9,7 +9,7 @@ use prelaunch_measure::idblock::{ID_BLOCK_LEN, IdBlock};
 
 use super::IoctlError;
 use super::snp_ioctls::SnpIoctls;
-use super::tdx_ioctls::{TdParams, TdxIoctls};
+use super::tdx_ioctls::{TdCaps, TdParams, TdxIoctls};
 use super::vcpu_state::VcpuState;
 use crate::kvm::uapi::KvmTdxInitMemRegion;
 
@@ -75,6 +75,10 @@ impl SnpIoctls for FakeSnp {
         Ok(())
     }
 
+    fn supported_cpuid(&mut self) -> Result<Vec<kvm_bindings::kvm_cpuid_entry2>, IoctlError> {
+        Ok(Vec::new())
+    }
+
     fn launch_finish(&mut self, f: &mut kvm_sev_snp_launch_finish) -> Result<(), IoctlError> {
         let id_block = (f.id_block_en == 1 && f.id_block_uaddr != 0).then(|| {
             // SAFETY: HwSnp passes the address of its live 96-byte ID block for the duration of the call.
@@ -104,6 +108,10 @@ pub(crate) struct FakeTdx {
 }
 
 impl TdxIoctls for FakeTdx {
+    fn capabilities(&mut self) -> Result<TdCaps, IoctlError> {
+        Ok(TdCaps { supported_attrs: u64::MAX, supported_xfam: u64::MAX })
+    }
+
     fn init_vm(&mut self, _params: &TdParams) -> Result<(), IoctlError> {
         self.calls.push(TdxCall::InitVm);
         Ok(())

@@ -8,13 +8,17 @@
 //! is missing.
 
 pub mod snp;
+pub mod snp_cpuid;
 pub mod snp_ioctls;
 pub mod tdx;
 pub mod tdx_ioctls;
 pub mod vcpu_state;
+pub mod vmsa_fidelity;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+pub(crate) mod kernel;
 
 use prelaunch_measure::PAGE_SIZE;
 
@@ -77,6 +81,15 @@ impl SourceBuffer {
 
     pub(crate) fn addr(&self) -> u64 {
         self.addr
+    }
+
+    /// The buffer's first `len` bytes (what the kernel wrote back, for a CPUID page).
+    pub(crate) fn bytes(&self, len: usize) -> Option<&[u8]> {
+        match &self._owned {
+            Some(m) => m.bytes(0, len),
+            // SAFETY: a borrowed buffer is an input mapping of at least `len` bytes that outlives `self`.
+            None => Some(unsafe { std::slice::from_raw_parts(self.addr as *const u8, len) }),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use prelaunch_measure::idblock::{IdBlock, IdKey, SignedIdBlock};
 use prelaunch_measure::plan::PAGE_SIZE;
 use prelaunch_measure::snp::PageType;
 
+use super::snp_cpuid;
 use super::snp_ioctls::SnpIoctls;
 use super::vcpu_state::VcpuState;
 use super::{IoctlError, SourceBuffer};
@@ -25,6 +26,8 @@ const SEV_FEATURE_SNP_ACTIVE: u64 = 1;
 const GHCB_VERSION: u16 = 2;
 /// SEV firmware status BAD_MEASUREMENT.
 const BAD_MEASUREMENT: u64 = 0x0b;
+/// SEV firmware status INVALID_PARAM (a CPUID page the firmware corrected).
+const INVALID_PARAM: u64 = 0x16;
 
 /// SEV firmware status codes (SEV-SNP ABI, "Status Codes") as names.
 pub fn fw_status(code: u64) -> String {
@@ -88,6 +91,44 @@ impl<I: SnpIoctls> HwSnp<I> {
         Ok(HwSnp { io, params, vcpus: BTreeMap::new() })
     }
 
+    /// The CPUID page, always from a source buffer (in place too): the firmware's correction comes
+    /// back only through a source page (sev.c `sev_gmem_post_populate`, v8 22/46).
+    fn cpuid_page(&mut self, call: &PopulateCall<'_>) -> Result<u64, PlatformError> {
+        if call.remaining() != PAGE_SIZE {
+            return Err(PlatformError::Refused(format!(
+                "SNP_LAUNCH_UPDATE: a CPUID page is one 4 KiB page, this run is {:#x} bytes",
+                call.remaining()
+            )));
+        }
+        let entries = self.io.supported_cpuid().map_err(err("KVM_GET_SUPPORTED_CPUID"))?;
+        let table = snp_cpuid::fill(&entries).map_err(PlatformError::Refused)?;
+        let page = snp_cpuid::page(&table);
+        let source = SourceBuffer::new(Some(&page), PAGE_SIZE)?;
+        let mut update = kvm_sev_snp_launch_update {
+            gfn_start: call.gpa() / PAGE_SIZE,
+            uaddr: source.addr(),
+            len: PAGE_SIZE,
+            type_: PageType::Cpuid as u8,
+            ..Default::default()
+        };
+        match self.io.launch_update(&mut update) {
+            Ok(()) => Ok(PAGE_SIZE - update.len),
+            Err(IoctlError { errno: libc::EIO, fw_error: INVALID_PARAM }) => {
+                let back = snp_cpuid::read(source.bytes(PAGE_SIZE as usize).unwrap_or(&[]));
+                let fixes = snp_cpuid::corrections(&table, &back);
+                Err(PlatformError::Refused(format!(
+                    "SNP_LAUNCH_UPDATE of the CPUID page at GPA {:#x}: the AMD firmware corrected {} entr{} ({}); refusing to launch with CPUID values the host's KVM_GET_SUPPORTED_CPUID promised but the platform does not offer: {}",
+                    call.gpa(),
+                    fixes.len(),
+                    if fixes.len() == 1 { "y" } else { "ies" },
+                    fw_status(INVALID_PARAM),
+                    fixes.join("; ")
+                )))
+            }
+            Err(e) => Err(err("SNP_LAUNCH_UPDATE")(e)),
+        }
+    }
+
     /// The ioctl layer (tests inspect the fake's record).
     pub fn ioctls(&self) -> &I {
         &self.io
@@ -116,12 +157,18 @@ impl<I: SnpIoctls> Platform for HwSnp<I> {
         if t == PageType::Vmsa {
             // KVM builds each VMSA from the vCPU's registers at SNP_LAUNCH_FINISH.
             let vcpu = op.vcpu.unwrap_or(0);
-            let state = VcpuState::from_vmsa(call.source.unwrap_or(&[]))
+            // KVM builds the VMSA from the registers and INIT2's vmsa_features with SNPActive: refuse
+            // a page it would not reproduce (the launch would end in BAD_MEASUREMENT).
+            let features = self.params.guest_features | SEV_FEATURE_SNP_ACTIVE;
+            let state = VcpuState::from_vmsa_checked(call.source.unwrap_or(&[]), features)
                 .map_err(|e| PlatformError::Refused(format!("VMSA of vCPU {vcpu}: {e}")))?;
             self.vcpus.insert(vcpu, state);
             return Ok(PAGE_SIZE);
         }
         let remaining = call.remaining();
+        if t == PageType::Cpuid {
+            return self.cpuid_page(call);
+        }
         // ZERO pages take no source; in place, the bytes are already in (now private) guest memory.
         let source = if call.in_place || t == PageType::Zero { None } else { Some(SourceBuffer::new(call.remaining_source(), remaining)?) };
         let mut update = kvm_sev_snp_launch_update {
@@ -253,7 +300,8 @@ mod tests {
         assert_eq!(calls[1], SnpCall::Start { policy: 0x30000 });
         assert_eq!(
             updates(&p),
-            vec![(0xfffd0, true, 0x3000, 1), (0xffe00, true, 0x1000, 3), (0xffe01, true, 0x1000, 5), (0xffe02, true, 0x1000, 6)]
+            vec![(0xfffd0, true, 0x3000, 1), (0xffe00, true, 0x1000, 3), (0xffe01, true, 0x1000, 5), (0xffe02, false, 0x1000, 6)],
+            "the CPUID page always has a source: the firmware's correction comes back only through one"
         );
         assert_eq!(calls[6], SnpCall::Vcpu { id: 0, rip: 0xfff0 });
         assert_eq!(calls[7], SnpCall::Vcpu { id: 1, rip: 0xb004 });

@@ -7,15 +7,17 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use kvm_bindings::{
-    Msrs, kvm_msr_entry, kvm_sev_cmd, kvm_sev_init, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start, kvm_sev_snp_launch_update,
-    kvm_xcr, kvm_xcrs,
+    Msrs, kvm_cpuid_entry2, kvm_msr_entry, kvm_sev_cmd, kvm_sev_init, kvm_sev_snp_launch_finish, kvm_sev_snp_launch_start,
+    kvm_sev_snp_launch_update, kvm_xcr, kvm_xcrs,
 };
 use kvm_ioctls::VcpuFd;
 
 use super::IoctlError;
 use super::vcpu_state::VcpuState;
 use crate::kvm::Vm;
-use crate::kvm::uapi::{KVM_SEV_INIT2, KVM_SEV_SNP_LAUNCH_FINISH, KVM_SEV_SNP_LAUNCH_START, KVM_SEV_SNP_LAUNCH_UPDATE};
+use crate::kvm::uapi::{
+    KVM_MAX_CPUID_ENTRIES, KVM_SEV_INIT2, KVM_SEV_SNP_LAUNCH_FINISH, KVM_SEV_SNP_LAUNCH_START, KVM_SEV_SNP_LAUNCH_UPDATE,
+};
 use crate::platform::PlatformError;
 
 /// `IA32_PAT`.
@@ -31,6 +33,8 @@ pub trait SnpIoctls {
     fn launch_update(&mut self, update: &mut kvm_sev_snp_launch_update) -> Result<(), IoctlError>;
     /// KVM_CREATE_VCPU, then the registers KVM builds the vCPU's VMSA from.
     fn create_vcpu(&mut self, id: u32, state: &VcpuState) -> Result<(), IoctlError>;
+    /// KVM_GET_SUPPORTED_CPUID: what the SNP CPUID page and the vCPUs' CPUID are filled from.
+    fn supported_cpuid(&mut self) -> Result<Vec<kvm_cpuid_entry2>, IoctlError>;
     /// KVM_SEV_SNP_LAUNCH_FINISH.
     fn launch_finish(&mut self, finish: &mut kvm_sev_snp_launch_finish) -> Result<(), IoctlError>;
 }
@@ -73,6 +77,9 @@ impl SnpIoctls for KvmSnpIoctls {
     fn create_vcpu(&mut self, id: u32, state: &VcpuState) -> Result<(), IoctlError> {
         let err = |e: kvm_ioctls::Error| IoctlError::errno(e.errno());
         let vcpu = self.vm.fd().create_vcpu(id as u64).map_err(err)?;
+        // The vCPU's CPUID is what the SNP CPUID page was filled from.
+        let cpuid = self.vm.kvm().get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(err)?;
+        vcpu.set_cpuid2(&cpuid).map_err(err)?;
         let mut sregs = vcpu.get_sregs().map_err(err)?;
         (sregs.es, sregs.cs, sregs.ss, sregs.ds, sregs.fs, sregs.gs) = (state.es, state.cs, state.ss, state.ds, state.fs, state.gs);
         (sregs.ldt, sregs.tr, sregs.gdt, sregs.idt) = (state.ldt, state.tr, state.gdt, state.idt);
@@ -92,6 +99,11 @@ impl SnpIoctls for KvmSnpIoctls {
         vcpu.set_msrs(&msrs).map_err(err)?;
         self.vcpus.push(vcpu);
         Ok(())
+    }
+
+    fn supported_cpuid(&mut self) -> Result<Vec<kvm_cpuid_entry2>, IoctlError> {
+        let c = self.vm.kvm().get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| IoctlError::errno(e.errno()))?;
+        Ok(c.as_slice().to_vec())
     }
 
     fn launch_finish(&mut self, finish: &mut kvm_sev_snp_launch_finish) -> Result<(), IoctlError> {

@@ -6,7 +6,7 @@
 
 use prelaunch_measure::plan::{OpKind, PAGE_SIZE, PageOrder};
 
-use super::tdx_ioctls::{TdParams, TdxIoctls};
+use super::tdx_ioctls::{TdParams, TdxIoctls, XFAM_BASE};
 use super::{IoctlError, SourceBuffer};
 use crate::kvm::uapi::{KVM_TDX_MEASURE_MEMORY_REGION, KvmTdxInitMemRegion};
 use crate::memory::MemoryBackend;
@@ -36,7 +36,17 @@ impl<I: TdxIoctls> HwTdx<I> {
                 "KVM's KVM_TDX_INIT_MEM_REGION measures single-pass (each page's PAGE_SIZE.ADD, then its 16 MR.EXTENDs); this plan is two-pass, so MRTD would differ from it: build the plan with --tdx-page-order single".into(),
             ));
         }
-        io.init_vm(&TdParams::default()).map_err(err("KVM_TDX_INIT_VM"))?;
+        let caps = io.capabilities().map_err(err("KVM_TDX_CAPABILITIES"))?;
+        let params = TdParams { attributes: 0, xfam: XFAM_BASE };
+        for (what, want, offered) in [("attributes", params.attributes, caps.supported_attrs), ("XFAM", params.xfam, caps.supported_xfam)] {
+            if want & !offered != 0 {
+                return Err(PlatformError::Unsupported(format!(
+                    "the TD needs {what} {want:#x}, but this host's TDX module and KVM offer {offered:#x} (KVM_TDX_CAPABILITIES): bits {:#x} cannot be honoured, so the TD would not be the one measured",
+                    want & !offered
+                )));
+            }
+        }
+        io.init_vm(&params).map_err(err("KVM_TDX_INIT_VM"))?;
         io.init_vcpu(VCPU, hob_gpa).map_err(err("KVM_TDX_INIT_VCPU"))?;
         Ok(HwTdx { io })
     }
@@ -67,7 +77,9 @@ impl<I: TdxIoctls> Platform for HwTdx<I> {
         };
         let remaining = call.remaining();
         let source = if call.in_place { None } else { Some(SourceBuffer::new(call.remaining_source(), remaining)?) };
-        let pages = remaining / PAGE_SIZE;
+        // In place, one page per call: tdx.c `tdx_vcpu_init_mem_region` advances source_addr
+        // unconditionally, so a NULL source would become 0x1000 on the call's second page.
+        let pages = if call.in_place { 1 } else { remaining / PAGE_SIZE };
         let mut region =
             KvmTdxInitMemRegion { source_addr: source.as_ref().map_or(0, SourceBuffer::addr), gpa: call.gpa(), nr_pages: pages };
         let result = self.io.init_mem_region(VCPU, flags, &mut region);
@@ -141,7 +153,8 @@ mod tests {
             vec![
                 TdxCall::InitVm,
                 TdxCall::InitVcpu { id: 0, rcx: HOB },
-                TdxCall::MemRegion { gpa: 0x80_0000, nr_pages: 2, measure: true, source_zero: true },
+                TdxCall::MemRegion { gpa: 0x80_0000, nr_pages: 1, measure: true, source_zero: true },
+                TdxCall::MemRegion { gpa: 0x80_1000, nr_pages: 1, measure: true, source_zero: true },
                 TdxCall::MemRegion { gpa: 0x80_9000, nr_pages: 1, measure: false, source_zero: true },
                 TdxCall::Finalize,
             ]

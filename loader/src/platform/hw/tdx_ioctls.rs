@@ -15,19 +15,30 @@ use crate::kvm::uapi::{
 };
 use crate::sys::ioctl_ptr;
 
-/// XFAM bits x87, SSE and AVX: the minimal set a TD guest firmware uses.
-const XFAM_BASE: u64 = 0x7;
 /// IOAPIC pins routed by userspace (QEMU's count).
 const IOAPIC_PINS: u64 = 24;
+
+/// XFAM bits x87, SSE and AVX: the minimal set a TD guest firmware uses.
+pub const XFAM_BASE: u64 = 0x7;
 
 /// The TD parameters of KVM_TDX_INIT_VM the loader chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TdParams {
     pub attributes: u64,
+    pub xfam: u64,
+}
+
+/// What KVM_TDX_CAPABILITIES lets a TD have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TdCaps {
+    pub supported_attrs: u64,
+    pub supported_xfam: u64,
 }
 
 /// The TDX launch as KVM exposes it.
 pub trait TdxIoctls {
+    /// KVM_TDX_CAPABILITIES.
+    fn capabilities(&mut self) -> Result<TdCaps, IoctlError>;
     /// The split IRQ chip, then KVM_TDX_INIT_VM (TDH.MNG.INIT: MRTD starts).
     fn init_vm(&mut self, params: &TdParams) -> Result<(), IoctlError>;
     /// KVM_CREATE_VCPU, KVM_SET_CPUID2, then KVM_TDX_INIT_VCPU with `rcx` (the TD HOB's GPA).
@@ -66,8 +77,8 @@ impl KvmTdxIoctls {
             .map_err(|errno| IoctlError { errno, fw_error: cmd.hw_error })
     }
 
-    /// KVM_TDX_CAPABILITIES.
-    fn capabilities(&self) -> Result<Box<KvmTdxCapabilities>, IoctlError> {
+    /// KVM_TDX_CAPABILITIES, whole.
+    fn all_capabilities(&self) -> Result<Box<KvmTdxCapabilities>, IoctlError> {
         let mut caps = Box::<KvmTdxCapabilities>::default();
         caps.cpuid.nent = KVM_MAX_CPUID_ENTRIES as u32;
         self.vm_cmd(KVM_TDX_CAPABILITIES, 0, &mut *caps as *mut KvmTdxCapabilities as u64)?;
@@ -76,15 +87,21 @@ impl KvmTdxIoctls {
 }
 
 impl TdxIoctls for KvmTdxIoctls {
+    fn capabilities(&mut self) -> Result<TdCaps, IoctlError> {
+        let c = self.all_capabilities()?;
+        Ok(TdCaps { supported_attrs: c.supported_attrs, supported_xfam: c.supported_xfam })
+    }
+
     fn init_vm(&mut self, params: &TdParams) -> Result<(), IoctlError> {
         // TD vCPUs need the split IRQ chip (the local APIC in KVM, the IOAPIC in userspace).
         let split = kvm_enable_cap { cap: KVM_CAP_SPLIT_IRQCHIP, flags: 0, args: [IOAPIC_PINS, 0, 0, 0], pad: [0; 64] };
         self.vm.fd().enable_cap(&split).map_err(|e| IoctlError::errno(e.errno()))?;
-        let caps = self.capabilities()?;
+        let caps = self.all_capabilities()?;
         let supported = self.vm.kvm().get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| IoctlError::errno(e.errno()))?;
         let mut init = Box::<KvmTdxInitVm>::default();
-        init.attributes = params.attributes & caps.supported_attrs;
-        init.xfam = XFAM_BASE & caps.supported_xfam;
+        // HwTdx checked both against the capabilities: nothing is silently dropped here.
+        init.attributes = params.attributes;
+        init.xfam = params.xfam;
         // The configurable CPUID bits: what KVM supports, masked by what the TDX module lets us set.
         let mut n = 0;
         for cfg in caps.cpuid.entries.iter().take((caps.cpuid.nent as usize).min(KVM_MAX_CPUID_ENTRIES)) {
