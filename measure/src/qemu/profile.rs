@@ -104,7 +104,7 @@ pub fn latest() -> &'static QemuProfile {
 pub fn by_version(v: &str) -> Option<&'static QemuProfile> {
     let v = v.trim().trim_start_matches('v');
     let mut parts = v.split('.');
-    let (major, minor) = (parts.next()?, parts.next().unwrap_or("0"));
+    let (major, minor) = (parts.next()?, parts.next()?);
     if parts.next().is_some_and(|m| m.parse::<u32>().is_err()) {
         return None;
     }
