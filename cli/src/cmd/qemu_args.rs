@@ -66,8 +66,9 @@ pub struct QemuArgsArgs {
 }
 
 /// A file holding `len` bytes, raw or as base64; the base64 QEMU takes.
-fn blob(path: &PathBuf, len: usize, what: &str) -> Result<String, CliError> {
-    let raw = std::fs::read(path).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+fn blob(path: &PathBuf, len: usize, what: &'static str) -> Result<String, CliError> {
+    // Raw, or base64 with a line break: a few KiB at most.
+    let raw = prelaunch_files::Input::open(path, prelaunch_files::Kind { what, max: 64 << 10, map: false })?;
     if raw.len() == len {
         return Ok(STANDARD.encode(&raw));
     }
@@ -212,12 +213,12 @@ pub fn run(a: &QemuArgsArgs, out: &Out) -> Result<(), CliError> {
     let l = launch(a, profile, out)?;
     match a.format {
         Format::Args => {
-            println!("{}", a.qemu_binary);
+            crate::outln!("{}", a.qemu_binary);
             for arg in emit::args(&l, profile) {
-                println!("{arg}");
+                crate::outln!("{arg}");
             }
         }
-        Format::Libvirt => print!("{}", super::qemu_libvirt::domain(&l)?),
+        Format::Libvirt => crate::out!("{}", super::qemu_libvirt::domain(&l)?),
     }
     Ok(())
 }

@@ -3,8 +3,9 @@
 //! continuations), told apart by its first line: a lone word is one argument per line. Options the
 //! model does not know are refused, never ignored (prelaunch_measure::qemu::parse).
 
-use std::io::Read;
 use std::path::Path;
+
+use prelaunch_files::{Input, Kind};
 
 use prelaunch_measure::Mode;
 use prelaunch_measure::plan::PageOrder;
@@ -14,24 +15,12 @@ use crate::error::{CliError, usage};
 use crate::launch::{LaunchArgs, ModeArg, PageOrderArg, VcpuList};
 
 /// A command line is text a person wrote or a tool printed: a megabyte is far beyond any real one.
-const MAX_CMDLINE: u64 = 1 << 20;
+const CMDLINE: Kind = Kind { what: "QEMU command line", max: 1 << 20, map: false };
 
 fn read(path: &Path) -> Result<String, CliError> {
-    let fail = |e: String| CliError::Failed(format!("{}: {e}", path.display()));
-    let mut buf = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin().lock().take(MAX_CMDLINE + 1).read_to_end(&mut buf).map_err(|e| fail(e.to_string()))?;
-    } else {
-        let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(fail("not a regular file".into()));
-        }
-        std::fs::File::open(path).and_then(|f| f.take(MAX_CMDLINE + 1).read_to_end(&mut buf)).map_err(|e| fail(e.to_string()))?;
-    }
-    if buf.len() as u64 > MAX_CMDLINE {
-        return Err(fail(format!("longer than {MAX_CMDLINE} bytes; not a command line")));
-    }
-    String::from_utf8(buf).map_err(|e| fail(format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to())))
+    let input = Input::open(path, CMDLINE)?;
+    String::from_utf8(input.to_vec())
+        .map_err(|e| CliError::Failed(format!("{}: not UTF-8 at byte {}", prelaunch_files::show(path), e.utf8_error().valid_up_to())))
 }
 
 /// The arguments of the file: one per line, or shell words.
