@@ -11,8 +11,8 @@ use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::{Sha256, Sha256Digest};
 use prelaunch_measure::plan::sev::{AmdConfig, Svsm};
 use prelaunch_measure::plan::{self, CheckedPlan, MAX_VCPUS, Mode, PageAugPolicy, PageOrder, TdxPolicy};
-use prelaunch_measure::snp::policy::DEFAULT_POLICY;
 use prelaunch_measure::qemu::{QemuProfile, profile as qemu_profile};
+use prelaunch_measure::snp::policy::DEFAULT_POLICY;
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
 use crate::error::{CliError, Context, failed, usage};

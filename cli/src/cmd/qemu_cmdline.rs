@@ -8,7 +8,6 @@ use std::path::Path;
 use prelaunch_files::{Input, Kind};
 
 use prelaunch_measure::Mode;
-use prelaunch_measure::plan::PageOrder;
 use prelaunch_measure::qemu::parse::parse;
 
 use crate::error::{CliError, usage};
@@ -73,7 +72,7 @@ pub fn launch_args(path: &Path, base: &LaunchArgs) -> Result<LaunchArgs, CliErro
     a.append = spec.append.map(Into::into);
     a.guest_features = spec.guest_features;
     a.policy = spec.policy;
-    a.tdx_page_order = if spec.tdx_page_order == PageOrder::TwoPass { PageOrderArg::TwoPass } else { PageOrderArg::Single };
+    a.tdx_page_order = PageOrderArg(spec.tdx_page_order);
     a.legacy_sev_es = spec.legacy_sev_es;
     Ok(a)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use kvm_bindings::kvm_sev_snp_launch_update;
 use prelaunch_measure::digest::{Measurement, fold};
 use prelaunch_measure::plan::sev::AmdConfig;
-use prelaunch_measure::plan::{Inputs, LaunchPlan, Mode, Region, TdxPolicy};
+use prelaunch_measure::plan::{CheckedPlan, Mode, Region, RegionPurpose, TdxPolicy};
 use prelaunch_measure::snp::cpu;
 use prelaunch_measure::{FirmwareImage, plan};
 
@@ -132,7 +132,7 @@ fn rule_eagain_reports_error_offset_and_the_loader_resumes_there() {
     let mut a = KvmMemoryAttributes2 { offset: 0, size: 8 * PAGE, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE, ..Default::default() };
     assert_eq!(v.borrow_mut().set_attributes2(0, &mut a), Err(libc::EAGAIN));
     assert_eq!(a.error_offset, 3 * PAGE);
-    let regions = [Region { name: "r".into(), gpa: GPA, size: MIB2, gmem_offset: 0 }];
+    let regions = [Region { name: "r".into(), purpose: RegionPurpose::Ram, gpa: GPA, size: MIB2, gmem_offset: 0 }];
     let s = KernelState::new(Generation::InPlace);
     s.borrow_mut().busy.push((GPA + 3 * PAGE, 2));
     let mut mem = FakeMemory::create(s.clone(), &regions).unwrap();
@@ -388,7 +388,8 @@ fn rule_tdx_td_params_within_capabilities() {
 
 /// Runs `plan` through `g`: the loader's own phases (copy, convert, populate, finish) against the
 /// fake memory and ioctls.
-fn launch(g: Generation, plan: &LaunchPlan, inputs: &Inputs<'_>, expected: &Measurement) -> Result<Outcome, LoadError> {
+fn launch(g: Generation, checked: &CheckedPlan<'_>, expected: &Measurement) -> Result<Outcome, LoadError> {
+    let plan = checked.plan();
     let state = KernelState::new(g);
     let mut mem = FakeMemory::create(state.clone(), &plan.regions)?;
     let mut t = Timings::default();
@@ -399,14 +400,14 @@ fn launch(g: Generation, plan: &LaunchPlan, inputs: &Inputs<'_>, expected: &Meas
             let Measurement::Sha384(expected) = *expected else { unreachable!() };
             let params = SnpParams { policy: snp.policy, guest_features: snp.guest_features, expected, id_key: None };
             let mut p = HwSnp::start(FakeSnpKernel::new(state.clone()), params).map_err(fail)?;
-            let out = run_phases(plan, inputs, &mut mem, &mut p, &mut t)?;
+            let out = run_phases(checked, &mut mem, &mut p, &mut t)?;
             assert_eq!(out.finish.source, DigestSource::IdBlockEnforced);
             Ok(Outcome { digest: p.ioctls().finished.map(Measurement::Sha384), in_place: out.populate.in_place })
         }
         _ => {
             let hob = 0x80_9000;
             let mut p = HwTdx::start(FakeTdxKernel::new(state.clone()), plan.tdx.unwrap_or_default().page_order, hob).map_err(fail)?;
-            let out = run_phases(plan, inputs, &mut mem, &mut p, &mut t)?;
+            let out = run_phases(checked, &mut mem, &mut p, &mut t)?;
             Ok(Outcome { digest: p.ioctls().mrtd_final.map(Measurement::Sha384), in_place: out.populate.in_place })
         }
     }
@@ -426,7 +427,7 @@ fn firmware_dir() -> PathBuf {
 }
 
 /// The plans an image yields: SNP with 1 and 4 vCPUs on two CPU models, TDX in the single-pass order.
-fn plans(img: &FirmwareImage<'_>) -> Vec<(String, LaunchPlan)> {
+fn plans<'a>(img: &FirmwareImage<'a>) -> Vec<(String, CheckedPlan<'a>)> {
     let mut out = Vec::new();
     for (vcpus, model) in [(1, "EPYC-v4"), (4, "EPYC-Genoa")] {
         let mut cfg = AmdConfig::new(Mode::Snp);
@@ -454,11 +455,10 @@ fn every_firmware_plan_loads_through_both_kernel_generations() {
     for path in names {
         let bytes = std::fs::read(&path).unwrap();
         let Ok(img) = FirmwareImage::parse(&bytes) else { continue };
-        let inputs = Inputs::new().with("firmware", &bytes);
         for (what, plan) in plans(&img) {
-            let expected = fold(&plan, &inputs).unwrap();
+            let expected = fold(&plan);
             for g in GENS {
-                let out = launch(g, &plan, &inputs, &expected).unwrap_or_else(|e| panic!("{} {what} on {g:?}: {e}", path.display()));
+                let out = launch(g, &plan, &expected).unwrap_or_else(|e| panic!("{} {what} on {g:?}: {e}", path.display()));
                 assert_eq!(out.digest, Some(expected), "{} {what} on {g:?}", path.display());
                 assert_eq!(out.in_place, g == Generation::InPlace, "{} {what}: the path follows the kernel", path.display());
                 launched.push(format!("{}:{what}:{g:?}", path.file_name().unwrap().to_string_lossy()));
@@ -481,10 +481,9 @@ fn every_firmware_plan_loads_through_both_kernel_generations() {
 fn a_wrong_expected_digest_is_refused_by_the_firmware() {
     let bytes = std::fs::read(firmware_dir().join("bookworm_OVMF.fd")).unwrap();
     let img = FirmwareImage::parse(&bytes).unwrap();
-    let inputs = Inputs::new().with("firmware", &bytes);
     let (_, plan) = plans(&img).remove(0);
     for g in GENS {
-        let e = launch(g, &plan, &inputs, &Measurement::Sha384([7; 48])).err().unwrap().to_string();
+        let e = launch(g, &plan, &Measurement::Sha384([7; 48])).err().unwrap().to_string();
         assert!(e.contains("BAD_MEASUREMENT"), "{g:?}: {e}");
     }
 }
