@@ -1,10 +1,11 @@
-//! CLI errors and the exit codes they map to (0 success, 1 error, 2 usage, 3 measurement mismatch).
+//! CLI errors and the exit codes they map to (0 success, 1 error, 2 usage, 3 mismatch, 4 not authentic).
 
 use std::fmt;
 
 pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_MISMATCH: i32 = 3;
+pub const EXIT_NOT_AUTHENTIC: i32 = 4;
 
 /// A failure the user has to act on. The message names the file, field or offset involved.
 #[derive(Debug)]
@@ -15,6 +16,8 @@ pub enum CliError {
     Failed(String),
     /// The measurement differs from the expectation (exit 3); the report was already printed.
     Mismatch(String),
+    /// The evidence is not shown genuine (exit 4); the verdict was already printed.
+    NotAuthentic(String),
 }
 
 impl CliError {
@@ -23,6 +26,7 @@ impl CliError {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Failed(_) => EXIT_ERROR,
             CliError::Mismatch(_) => EXIT_MISMATCH,
+            CliError::NotAuthentic(_) => EXIT_NOT_AUTHENTIC,
         }
     }
 }
@@ -30,7 +34,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Failed(m) | CliError::Mismatch(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::Failed(m) | CliError::Mismatch(m) | CliError::NotAuthentic(m) => f.write_str(m),
         }
     }
 }

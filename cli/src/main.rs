@@ -26,10 +26,12 @@ Examples:
   prelaunch measure --mode tdx --ovmf OVMF.fd --tdx-page-order two-pass --explain
   prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd --json > plan.json
   prelaunch load --platform sim --plan plan.json --ovmf OVMF.fd --mode snp
-  prelaunch verify --report report.bin --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+  prelaunch verify --report report.bin --certs vcek.der --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+  prelaunch verify --report quote.bin --collateral collateral.json --expect MRTD_HEX
   prelaunch event-log /sys/firmware/acpi/tables/data/CCEL --report quote.bin
 
-Exit codes: 0 success, 1 error, 2 usage, 3 measurement mismatch.";
+Exit codes: 0 success, 1 error, 2 usage, 3 mismatch (authentic, but not as expected),
+4 not authentic (verify: signature, chain, root, revocation, collateral).";
 
 /// Prepare, measure, load and verify confidential-VM launch images (AMD SEV-SNP, Intel TDX).
 #[derive(clap::Parser, Debug)]
@@ -70,8 +72,8 @@ enum Command {
     Layout(cmd::layout::LayoutArgs),
     /// Execute a launch plan against KVM guest_memfd memory and compare the platform's digest.
     Load(cmd::load::LoadArgs),
-    /// Compare an attestation report or quote with the expected measurement.
-    Verify(cmd::verify::VerifyArgs),
+    /// Verify attestation evidence: authentic (signatures, certificate chains, TCB) and as expected.
+    Verify(Box<cmd::verify::VerifyArgs>),
     /// Search the launch configurations that could explain a report's measurement.
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Replay a TDX CC event log (CCEL) into RTMR0-3, every event decoded; check it against a quote.
@@ -127,7 +129,7 @@ fn main() {
     if let Err(e) = result {
         match &e {
             // The comparison was already reported on stdout.
-            CliError::Mismatch(m) if m.is_empty() => {}
+            CliError::Mismatch(m) | CliError::NotAuthentic(m) if m.is_empty() => {}
             _ => errln!("prelaunch: error: {e}"),
         }
         std::process::exit(e.exit_code());

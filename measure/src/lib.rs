@@ -10,6 +10,7 @@
 //! Pure: no unsafe, no I/O beyond what callers hand in as byte slices.
 #![forbid(unsafe_code)]
 
+pub mod appraise;
 pub mod digest;
 pub mod error;
 pub mod eventlog;

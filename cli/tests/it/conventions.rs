@@ -28,7 +28,10 @@ fn help_has_examples_and_exit_codes() {
     let o = prelaunch(&["--help"]);
     expect_code(&o, 0, "--help");
     let s = stdout(&o);
-    assert!(s.contains("Examples:") && s.contains("prelaunch measure --mode snp") && s.contains("3 measurement mismatch"), "{s}");
+    assert!(
+        s.contains("Examples:") && s.contains("prelaunch measure --mode snp") && s.contains("3 mismatch") && s.contains("4 not authentic"),
+        "{s}"
+    );
 }
 
 #[test]

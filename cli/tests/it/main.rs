@@ -4,6 +4,9 @@
 mod common;
 mod conventions;
 mod event_log;
+mod evidence_forged;
+mod evidence_genuine;
+mod evidence_support;
 mod firmware_list;
 mod hostile_io;
 mod layout;

@@ -57,16 +57,25 @@ fn a_report_with_the_vector_digest_verifies_and_one_changed_byte_does_not() {
     let r = report.to_str().unwrap();
     let launch = ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-Milan", "--ovmf", &fw];
     let vcek = fixture_path("vcek-test.pem");
-    let mut args = vec!["verify", "--report", r, "--vcek", &vcek];
+    // The fixture VCEK is self-signed: the report is not authentic, whatever its measurement.
+    let mut args = vec!["verify", "--report", r, "--vcek", &vcek, "--json"];
+    args.extend(launch);
+    let o = prelaunch(&args);
+    expect_code(&o, 4, "self-signed VCEK");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((j["verdict"].as_str(), j["match"].as_bool(), j["signature"].as_str()), (Some("not-authentic"), Some(true), Some("valid")));
+    let chain = j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "snp.cert-chain").unwrap();
+    assert_eq!(chain["status"], "fail", "{chain}");
+    let mut args = vec!["verify", "--report", r, "--measurement-only"];
     args.extend(launch);
     expect_code(&prelaunch(&args), 0, "computed expectation");
     let hex_want = hex::encode(&want);
-    expect_code(&prelaunch(&["verify", "--report", r, "--expect", &hex_want]), 0, "--expect");
+    expect_code(&prelaunch(&["verify", "--report", r, "--expect", &hex_want, "--measurement-only"]), 0, "--expect");
 
     let mut changed = want.clone();
     changed[17] ^= 0x40;
     let bad = snp_report(&changed, dir.path(), "bad.bin");
-    let mut args = vec!["verify", "--report", bad.to_str().unwrap(), "--json"];
+    let mut args = vec!["verify", "--report", bad.to_str().unwrap(), "--json", "--measurement-only"];
     args.extend(launch);
     let o = prelaunch(&args);
     expect_code(&o, 3, "changed measurement");
@@ -75,9 +84,10 @@ fn a_report_with_the_vector_digest_verifies_and_one_changed_byte_does_not() {
     assert_eq!(j["expected"], hex_want);
     assert!(stderr(&o).contains("diagnose"), "the mismatch points at diagnose: {}", stderr(&o));
 
-    // A signature that does not verify is an error, not a pass.
+    // A signature that does not verify is not authentic, not a pass.
     let o = prelaunch(&["verify", "--report", r, "--expect", &hex_want, "--vcek", &fixture_path("other-p384.pem")]);
-    expect_code(&o, 1, "wrong VCEK");
+    expect_code(&o, 4, "wrong VCEK");
+    assert!(stdout(&o).contains("snp.report-signature"), "{}", stdout(&o));
 }
 
 #[test]
@@ -115,8 +125,11 @@ fn tdx_quotes_verify_per_page_order_and_diagnose_names_it() {
     let mrtd = hex::decode(case["mrtd"].as_str().unwrap()).unwrap();
     let q = tdx_quote(&mrtd, dir.path());
     let q = q.to_str().unwrap();
-    expect_code(&prelaunch(&["verify", "--report", q, "--mode", "tdx", "--ovmf", &fw, "--tdx-page-order", "two-pass"]), 0, "two-pass");
-    expect_code(&prelaunch(&["verify", "--report", q, "--mode", "tdx", "--ovmf", &fw]), 3, "single-pass differs");
+    // The fixture's signature data is a placeholder: only the measurement can be compared.
+    expect_code(&prelaunch(&["verify", "--report", q, "--mode", "tdx", "--ovmf", &fw, "--tdx-page-order", "two-pass"]), 4, "unsigned");
+    let mo = "--measurement-only";
+    expect_code(&prelaunch(&["verify", "--report", q, mo, "--mode", "tdx", "--ovmf", &fw, "--tdx-page-order", "two-pass"]), 0, "two-pass");
+    expect_code(&prelaunch(&["verify", "--report", q, mo, "--mode", "tdx", "--ovmf", &fw]), 3, "single-pass differs");
     let o = prelaunch(&["verify", "--report", q, "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", &fw]);
     expect_code(&o, 2, "mode does not fit the evidence");
     let o = prelaunch(&["diagnose", "--report", q, "--ovmf", &fw, "--json"]);
