@@ -9,11 +9,6 @@ use std::process::Output;
 use crate::common::*;
 use serde_json::Value;
 
-/// `../shared/evidence` or `PRELAUNCH_EVIDENCE_DIR`; missing is a failure.
-pub fn evidence_dir() -> PathBuf {
-    shared("PRELAUNCH_EVIDENCE_DIR", "evidence")
-}
-
 pub fn evidence(name: &str) -> PathBuf {
     evidence_dir().join(name)
 }
