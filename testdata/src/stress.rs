@@ -26,14 +26,28 @@ pub enum Stress {
     /// No footer table: the descriptor found only through td-shim's legacy pointer at end-0x20,
     /// with `count` overlapping sections (the shape that made a 64 MiB image run past 30 s).
     TdvfLegacy,
-    /// `count` sections of one data page followed by 64 MiB of zeros, at disjoint GPAs: a plan that
-    /// generates each section's memory image would allocate 64 MiB per section.
+    /// `count` sections (not MR_EXTEND) of one data page followed by 64 MiB of zeros, at disjoint
+    /// GPAs: a plan that generates each section's memory image allocates 64 MiB per section.
     TdvfZeros,
+    /// `count` disjoint SEC_MEM items sharing `total` bytes (default 3.5 GiB) below the firmware:
+    /// as many zero pages as a plan may hold (900,000 serial PAGE_INFO updates).
+    SevLarge,
+    /// `count` disjoint memory-only TempMem sections sharing `total` bytes (default 3.5 GiB) above
+    /// 4 GiB (900,000 TDH.MEM.PAGE.ADDs).
+    TdvfLarge,
 }
 
 impl Stress {
-    pub const ALL: [Stress; 6] =
-        [Stress::SevOverlap, Stress::SevDisjoint, Stress::TdvfOverlap, Stress::TdvfDisjoint, Stress::TdvfLegacy, Stress::TdvfZeros];
+    pub const ALL: [Stress; 8] = [
+        Stress::SevOverlap,
+        Stress::SevDisjoint,
+        Stress::TdvfOverlap,
+        Stress::TdvfDisjoint,
+        Stress::TdvfLegacy,
+        Stress::TdvfZeros,
+        Stress::SevLarge,
+        Stress::TdvfLarge,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,6 +57,8 @@ impl Stress {
             Stress::TdvfDisjoint => "tdvf-disjoint",
             Stress::TdvfLegacy => "tdvf-legacy",
             Stress::TdvfZeros => "tdvf-zeros",
+            Stress::SevLarge => "sev-large",
+            Stress::TdvfLarge => "tdvf-large",
         }
     }
 
@@ -55,7 +71,9 @@ impl Stress {
     pub fn max_count(self, size: usize) -> usize {
         let room = size.saturating_sub(2 * PAGE);
         match self {
-            Stress::SevOverlap | Stress::SevDisjoint => (room.saturating_sub(sev::HEADER_LEN) / sev::ITEM_LEN).saturating_sub(2),
+            Stress::SevOverlap | Stress::SevDisjoint | Stress::SevLarge => {
+                (room.saturating_sub(sev::HEADER_LEN) / sev::ITEM_LEN).saturating_sub(2)
+            }
             _ => (room.saturating_sub(16 + tdvf::DESCRIPTOR_LEN) / tdvf::SECTION_LEN).saturating_sub(2),
         }
     }
@@ -64,22 +82,39 @@ impl Stress {
     /// 16 KiB). The metadata block is pinned at file offset 4 KiB so that it can be as large as the
     /// image allows; `count` is clamped to [`Stress::max_count`].
     pub fn builder(self, size: usize, count: usize) -> ImageBuilder {
+        self.builder_total(size, count, Self::DEFAULT_TOTAL)
+    }
+
+    /// What `sev-large` and `tdvf-large` share by default: 3.5 GiB.
+    pub const DEFAULT_TOTAL: u64 = 0xe000_0000;
+
+    /// As [`Stress::builder`], with the bytes `sev-large` and `tdvf-large` share among their items.
+    pub fn builder_total(self, size: usize, count: usize, total: u64) -> ImageBuilder {
         let count = count.min(self.max_count(size));
+        // Each large item's size, and a stride that leaves 2 MiB between items so that neither
+        // regions nor merged runs join them.
+        let each = ((total / count.max(1) as u64) & !0xfff).max(0x1000);
+        let stride = (each + 0x20_0000 + 0x1f_ffff) & !0x1f_ffff;
         let base = crate::FOUR_GIB - size as u64;
-        // The BFV covers the last 8 KiB of the file (data inside the file), the CFV the first page.
+        // The CFV is the first page; the BFV (MR_EXTEND) the rest of the file, so that TDX folds
+        // measure every byte of it, as for real firmware.
         let fv = || {
             vec![
-                TdvfSection::data(TdvfType::BFV, (size - 2 * PAGE) as u32, 2 * PAGE as u32, base + (size - 2 * PAGE) as u64, MR_EXTEND),
+                TdvfSection::data(TdvfType::BFV, PAGE as u32, (size - PAGE) as u32, base + PAGE as u64, MR_EXTEND),
                 TdvfSection::data(TdvfType::CFV, 0, PAGE as u32, base, 0),
             ]
         };
         let mut b = ImageBuilder::new(size);
         match self {
-            Stress::SevOverlap | Stress::SevDisjoint => {
+            Stress::SevOverlap | Stress::SevDisjoint | Stress::SevLarge => {
                 b.reset_eip = Some(0x80b004);
                 let mut items = vec![SevItem::new(0x80d000, 0x1000, SevKind::SECRETS), SevItem::new(0x80e000, 0x1000, SevKind::CPUID)];
                 items.extend((0..count).map(|i| match self {
                     Stress::SevOverlap => SevItem::new(0x800000, 0x1000, SevKind::SEC_MEM),
+                    Stress::SevLarge => {
+                        let gpa = (0x100_0000 + i as u64 * stride).min(0xf000_0000u64.saturating_sub(stride));
+                        SevItem::new(gpa as u32, each.min(u32::MAX as u64 & !0xfff) as u32, SevKind::SEC_MEM)
+                    }
                     // One page per 2 MiB window below the firmware, then the next page of each
                     // window (disjoint up to 256 pages a window, about half a million items).
                     _ => {
@@ -91,18 +126,19 @@ impl Stress {
                 b.sev_metadata = Some(items);
                 b.sev_metadata_at = Some(PAGE);
             }
-            Stress::TdvfOverlap | Stress::TdvfDisjoint | Stress::TdvfLegacy | Stress::TdvfZeros => {
+            Stress::TdvfOverlap | Stress::TdvfDisjoint | Stress::TdvfLegacy | Stress::TdvfZeros | Stress::TdvfLarge => {
                 let mut s = fv();
                 s.push(TdvfSection::memory(TdvfType::TD_HOB, 0x809000, 0x2000, 0));
                 s.extend((0..count as u64).map(|i| match self {
                     Stress::TdvfDisjoint => TdvfSection::memory(TdvfType::TEMP_MEM, 0x1_0000_0000 + i * 0x20_0000, 0x1000, 0),
+                    Stress::TdvfLarge => TdvfSection::memory(TdvfType::TEMP_MEM, 0x1_0000_0000 + i * stride, each, 0),
                     Stress::TdvfZeros => TdvfSection {
                         data_offset: PAGE as u32,
                         raw_size: PAGE as u32,
                         gpa: 0x1_0000_0000 + i * (64 << 20),
                         mem_size: 64 << 20,
                         kind: TdvfType::BFV,
-                        attributes: MR_EXTEND,
+                        attributes: 0,
                     },
                     _ => TdvfSection::memory(TdvfType::TEMP_MEM, 0x800000, 0x1000, 0),
                 }));

@@ -50,7 +50,7 @@ fn mkfifo(p: &Path) {
 /// The commands whose output used to panic, with enough output to fill a pipe where it matters.
 fn output_commands(dir: &Path) -> Vec<(String, Vec<String>, i32)> {
     let fw = image(dir, "fw.fd", ImageBuilder::amdsev_like(2 << 20));
-    let big = image(dir, "many.fd", Stress::SevDisjoint.builder(2 << 20, 800));
+    let big = image(dir, "many.fd", Stress::SevDisjoint.builder(2 << 20, 500));
     let tdvf = image(dir, "tdvf.fd", ImageBuilder::tdvf_only(2 << 20));
     let snp = |extra: &[&str]| {
         let mut v: Vec<String> =

@@ -10,6 +10,7 @@ mod evidence_support;
 mod firmware_list;
 mod hostile_io;
 mod layout;
+mod limits;
 mod load_check_guest;
 mod load_faults;
 mod load_hw;

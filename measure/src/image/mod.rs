@@ -2,6 +2,7 @@
 //! footer GUID table and the metadata it points at. Works on a borrowed (usually memory-mapped) slice.
 
 pub mod footer;
+pub mod overlap;
 pub mod sev_metadata;
 pub mod support;
 pub mod tdvf;

@@ -7,6 +7,13 @@ use super::le32;
 
 const HEADER: usize = 16;
 const ITEM: usize = 12;
+/// Most items a block may declare: edk2 declares 6 or 7, COCONUT-SVSM 3. Each item becomes a plan
+/// operation and possibly a region, so a count far beyond any firmware only costs time.
+pub const MAX_ITEMS: u32 = 512;
+/// Most bytes the items may cover together: edk2 declares about 100 KiB, COCONUT-SVSM 640 KiB.
+/// Every page is one serial PAGE_INFO update of the SNP digest (about a microsecond), and `diagnose`
+/// walks them once per candidate configuration (about 80), so this bounds both well under a second.
+pub const MAX_TOTAL: u64 = 16 << 20;
 
 /// Section kinds OVMF declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -101,6 +108,12 @@ pub enum SevMetadataError {
     CountOverflow { offset: usize, size: u32, count: u32, needed: u64 },
     #[error("SEV metadata at offset {offset:#x}: size field {size} runs past the end of the image ({available} bytes available)")]
     PastEnd { offset: usize, size: u32, available: usize },
+    #[error("SEV metadata at offset {offset:#x}: {count} items; at most {MAX_ITEMS} are supported (edk2 declares 6 or 7)")]
+    TooManyItems { offset: usize, count: u32 },
+    #[error(
+        "SEV metadata at offset {offset:#x}: the items cover {total:#x} bytes in all; at most {MAX_TOTAL:#x} are supported (edk2 declares about 100 KiB)"
+    )]
+    TooLarge { offset: usize, total: u64 },
     #[error(
         "SEV metadata item {index} at offset {offset:#x}: unknown section kind {kind:#x} (known: 1 SNP_SEC_MEM, 2 SNP_SECRETS, 3 CPUID, 4 SVSM_CAA, 0x10 SNP_KERNEL_HASHES)"
     )]
@@ -132,6 +145,9 @@ impl SevMetadata {
         if size as usize > from_end_u {
             return Err(SevMetadataError::PastEnd { offset, size, available: from_end_u });
         }
+        if count > MAX_ITEMS {
+            return Err(SevMetadataError::TooManyItems { offset, count });
+        }
         let sections = (0..count as usize)
             .map(|index| {
                 let at = offset + HEADER + index * ITEM;
@@ -139,7 +155,11 @@ impl SevMetadata {
                 let kind = SevSectionKind::from_raw(raw).ok_or(SevMetadataError::UnknownKind { index, offset: at, kind: raw })?;
                 Ok(SevSection { gpa: le32(image, at) as u64, size: le32(image, at + 4) as u64, kind, offset: at })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<SevSection>, _>>()?;
+        let total: u64 = sections.iter().map(|s| s.size).sum();
+        if total > MAX_TOTAL {
+            return Err(SevMetadataError::TooLarge { offset, total });
+        }
         Ok(SevMetadata { offset, version, sections })
     }
 

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::overlap::Problems;
 use super::{FOUR_GIB, FirmwareImage, PAGE_SIZE, SevSectionKind};
 
 /// Per-feature verdicts: an empty reason list means supported.
@@ -41,35 +42,43 @@ impl Support {
                     }
                 }
                 let fw = (img.gpa_base(), FOUR_GIB);
+                let name = |i: usize| {
+                    let sec = &md.sections[i];
+                    format!("SEV metadata item {i} ({}, GPA {:#x}, size {:#x})", sec.kind.name().to_uppercase(), sec.gpa, sec.size)
+                };
+                // A few messages per rule, then a count; overlaps by one sweep (O(n log n)).
+                let mut p = Problems::default();
                 for (i, sec) in md.sections.iter().enumerate() {
-                    let name =
-                        format!("SEV metadata item {i} ({}, GPA {:#x}, size {:#x})", sec.kind.name().to_uppercase(), sec.gpa, sec.size);
                     if sec.gpa % PAGE_SIZE != 0 || sec.size % PAGE_SIZE != 0 {
-                        s.snp.push(format!("{name}: not 4 KiB aligned"));
+                        p.push("items not 4 KiB aligned", || format!("{}: not 4 KiB aligned", name(i)));
                     }
                     if sec.size == 0 {
-                        s.snp.push(format!("{name}: empty"));
+                        p.push("empty items", || format!("{}: empty", name(i)));
                     }
                     if matches!(sec.kind, SevSectionKind::SnpSecrets | SevSectionKind::Cpuid) && sec.size != PAGE_SIZE {
-                        s.snp.push(format!(
-                            "{name}: expected exactly one 4 KiB page (sev-snp-measure measures one page, QEMU the whole size)"
-                        ));
+                        p.push("SECRETS or CPUID items not of one page", || {
+                            format!("{}: expected exactly one 4 KiB page (sev-snp-measure measures one page, QEMU the whole size)", name(i))
+                        });
                     }
                     let end = sec.gpa + sec.size;
                     if sec.gpa < fw.1 && fw.0 < end {
-                        s.snp.push(format!("{name}: [{:#x}, {end:#x}) overlaps the firmware at [{:#x}, {:#x})", sec.gpa, fw.0, fw.1));
-                    }
-                    for (j, o) in md.sections.iter().enumerate().skip(i + 1) {
-                        if sec.gpa < o.gpa + o.size && o.gpa < end {
-                            s.snp.push(format!(
-                                "{name}: [{:#x}, {end:#x}) overlaps item {j} [{:#x}, {:#x})",
-                                sec.gpa,
-                                o.gpa,
-                                o.gpa + o.size
-                            ));
-                        }
+                        p.push("items overlapping the firmware", || {
+                            format!("{}: [{:#x}, {end:#x}) overlaps the firmware at [{:#x}, {:#x})", name(i), sec.gpa, fw.0, fw.1)
+                        });
                     }
                 }
+                let ranges: Vec<(u64, u64)> = md.sections.iter().map(|x| (x.gpa, x.gpa + x.size)).collect();
+                p.overlaps("overlapping item pairs", &ranges, |a, b| {
+                    format!(
+                        "{}: [{:#x}, {:#x}) overlaps item {b} [{:#x}, {:#x})",
+                        name(a),
+                        ranges[a].0,
+                        ranges[a].1,
+                        ranges[b].0,
+                        ranges[b].1
+                    )
+                });
+                s.snp.extend(p.finish());
             }
         }
         if img.footer.is_some() {

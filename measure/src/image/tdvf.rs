@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::overlap::Problems;
 use super::{le32, le64};
 use crate::guid::known;
 
@@ -11,6 +12,13 @@ const SECTION: usize = 32;
 use crate::PAGE_SIZE as PAGE;
 /// No firmware section comes near this; larger values are lies that would cost memory and time.
 const MAX_SECTION: u64 = 1 << 30;
+/// Most bytes the MR_EXTEND sections may cover together: OVMF extends its 2-4 MiB BFV, td-shim a
+/// payload of tens of MiB. MRTD is one serial SHA-384 stream (about 200 MB/s here, and `load`
+/// computes it twice), so this bounds the folds at well under a second.
+pub const MAX_MEASURED: u64 = 64 << 20;
+/// Most sections a descriptor may declare: edk2 declares 6, td-shim about 10. Each section becomes a
+/// plan operation and possibly a region, so a count far beyond any firmware only costs time.
+pub const MAX_SECTIONS: u32 = 512;
 
 /// Attribute bit: the section's pages are measured with TDH.MR.EXTEND.
 pub const ATTR_MR_EXTEND: u32 = 1 << 0;
@@ -129,6 +137,10 @@ pub enum TdvfError {
     Length { offset: usize, length: u32, count: u32, expected: u64 },
     #[error("TDX metadata at offset {offset:#x}: Length {length} runs past the end of the image ({available} bytes available)")]
     PastEnd { offset: usize, length: u32, available: usize },
+    #[error(
+        "TDX metadata at offset {offset:#x}: {count} sections; at most {MAX_SECTIONS} are supported (edk2 declares 6, td-shim about 10)"
+    )]
+    TooManySections { offset: usize, count: u32 },
     #[error("TDX metadata section {index} at offset {offset:#x}: unknown section type {kind} (known: 0 BFV .. 8 TD_PARAMS)")]
     UnknownType { index: usize, offset: usize, kind: u32 },
     #[error("TDX metadata section {index} at offset {offset:#x}: GPA {gpa:#x} + size {size:#x} overflows 64 bits")]
@@ -175,6 +187,9 @@ impl TdvfMetadata {
         if length as usize > available {
             return Err(TdvfError::PastEnd { offset, length, available });
         }
+        if count > MAX_SECTIONS {
+            return Err(TdvfError::TooManySections { offset, count });
+        }
         let sections = (0..count as usize)
             .map(|index| {
                 let at = offset + DESCRIPTOR + index * SECTION;
@@ -200,63 +215,91 @@ impl TdvfMetadata {
     }
 
     /// QEMU's validity rules and the image-level facts that make a TD launch impossible; each string
-    /// names the section and what QEMU or the TDX module would expect.
+    /// names the section and what QEMU or the TDX module would expect. At most a few messages per
+    /// rule, then a count (see [`Problems`]); O(n log n) in the number of sections.
     pub fn problems(&self, image_len: usize) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut p = Problems::default();
         if self.sections.len() < 2 {
-            out.push(format!("{} section(s); QEMU requires at least 2", self.sections.len()));
+            p.push("too few sections", || format!("{} section(s); QEMU requires at least 2", self.sections.len()));
         }
+        let name = |i: usize| {
+            let s = &self.sections[i];
+            format!("section {i} ({}, GPA {:#x})", s.kind.name().to_uppercase(), s.gpa)
+        };
+        let (mut measured, mut total) = (0u64, 0u64);
         for (i, s) in self.sections.iter().enumerate() {
-            let name = format!("section {i} ({}, GPA {:#x})", s.kind.name().to_uppercase(), s.gpa);
+            total = total.saturating_add(s.memory_size);
             if s.memory_size < s.raw_size as u64 {
-                out.push(format!("{name}: MemoryDataSize {:#x} < RawDataSize {:#x}", s.memory_size, s.raw_size));
+                p.push("sections with MemoryDataSize < RawDataSize", || {
+                    format!("{}: MemoryDataSize {:#x} < RawDataSize {:#x}", name(i), s.memory_size, s.raw_size)
+                });
             }
             if s.gpa % PAGE != 0 {
-                out.push(format!("{name}: MemoryAddress is not 4 KiB aligned"));
+                p.push("sections whose MemoryAddress is not 4 KiB aligned", || format!("{}: MemoryAddress is not 4 KiB aligned", name(i)));
             }
             if s.memory_size % PAGE != 0 {
-                out.push(format!("{name}: MemoryDataSize {:#x} is not 4 KiB aligned", s.memory_size));
+                p.push("sections whose MemoryDataSize is not 4 KiB aligned", || {
+                    format!("{}: MemoryDataSize {:#x} is not 4 KiB aligned", name(i), s.memory_size)
+                });
             }
             if s.memory_size == 0 {
-                out.push(format!("{name}: MemoryDataSize is 0"));
+                p.push("sections with MemoryDataSize 0", || format!("{}: MemoryDataSize is 0", name(i)));
             }
             if s.memory_size > MAX_SECTION {
-                out.push(format!("{name}: MemoryDataSize {:#x} is implausibly large (over 1 GiB)", s.memory_size));
+                p.push("implausibly large sections", || {
+                    format!("{}: MemoryDataSize {:#x} is implausibly large (over 1 GiB)", name(i), s.memory_size)
+                });
             }
             match s.kind {
                 TdvfSectionKind::Bfv | TdvfSectionKind::Cfv if s.raw_size == 0 => {
-                    out.push(format!("{name}: RawDataSize is 0; firmware volumes must carry data"))
+                    p.push("firmware volumes without data", || format!("{}: RawDataSize is 0; firmware volumes must carry data", name(i)))
                 }
-                TdvfSectionKind::TdHob | TdvfSectionKind::TempMem if s.raw_size != 0 => {
-                    out.push(format!("{name}: RawDataSize {:#x}, expected 0 for a memory-only section", s.raw_size))
-                }
-                k if !k.qemu_accepts() => out.push(format!("{name}: type not accepted by QEMU (only BFV, CFV, TD_HOB, TempMem)")),
+                TdvfSectionKind::TdHob | TdvfSectionKind::TempMem if s.raw_size != 0 => p.push("memory-only sections with data", || {
+                    format!("{}: RawDataSize {:#x}, expected 0 for a memory-only section", name(i), s.raw_size)
+                }),
+                k if !k.qemu_accepts() => p.push("sections of a type QEMU rejects", || {
+                    format!("{}: type not accepted by QEMU (only BFV, CFV, TD_HOB, TempMem)", name(i))
+                }),
                 _ => {}
             }
             let end = s.data_offset as u64 + s.raw_size as u64;
             if s.raw_size != 0 && end > image_len as u64 {
-                out.push(format!(
-                    "{name}: data [{:#x}, {end:#x}) extends past the end of this {image_len:#x}-byte file; \
-                     it looks like a split OVMF_CODE image whose metadata describes the combined image: pass the combined OVMF.fd",
-                    s.data_offset
-                ));
+                p.push("sections whose data lies past the end of the file", || {
+                    format!(
+                        "{}: data [{:#x}, {end:#x}) extends past the end of this {image_len:#x}-byte file; \
+                         it looks like a split OVMF_CODE image whose metadata describes the combined image: pass the combined OVMF.fd",
+                        name(i),
+                        s.data_offset
+                    )
+                });
             }
             let unknown = s.attributes & !(ATTR_MR_EXTEND | ATTR_PAGE_AUG);
             if unknown != 0 {
-                out.push(format!("{name}: unknown attribute bits {unknown:#x}; their measurement meaning is not defined"));
+                p.push("sections with unknown attribute bits", || {
+                    format!("{}: unknown attribute bits {unknown:#x}; their measurement meaning is not defined", name(i))
+                });
             }
-            for (j, t) in self.sections.iter().enumerate().skip(i + 1) {
-                if s.gpa < t.gpa.saturating_add(t.memory_size) && t.gpa < s.gpa.saturating_add(s.memory_size) {
-                    out.push(format!(
-                        "{name} [{:#x}, {:#x}) overlaps section {j} [{:#x}, {:#x})",
-                        s.gpa,
-                        s.gpa + s.memory_size,
-                        t.gpa,
-                        t.gpa + t.memory_size
-                    ));
-                }
+            if s.mr_extend() {
+                measured = measured.saturating_add(s.memory_size);
             }
         }
-        out
+        if total > MAX_SECTION {
+            p.push("total size", || {
+                format!("the sections cover {total:#x} bytes in all; more than {MAX_SECTION:#x} (1 GiB) is implausible for firmware")
+            });
+        }
+        if measured > MAX_MEASURED {
+            p.push("measured bytes", || {
+                format!(
+                    "the MR_EXTEND sections total {measured:#x} bytes; more than {MAX_MEASURED:#x} is implausible \
+                     (OVMF measures its 2-4 MiB firmware volume) and would take seconds per GiB to measure"
+                )
+            });
+        }
+        let ranges: Vec<(u64, u64)> = self.sections.iter().map(|s| (s.gpa, s.gpa.saturating_add(s.memory_size))).collect();
+        p.overlaps("overlapping section pairs", &ranges, |a, b| {
+            format!("{} [{:#x}, {:#x}) overlaps section {b} [{:#x}, {:#x})", name(a), ranges[a].0, ranges[a].1, ranges[b].0, ranges[b].1)
+        });
+        p.finish()
     }
 }

@@ -156,7 +156,7 @@ pub enum Unsupported {
     NotTdvf,
     /// the TDX metadata cannot be launched: {0}
     TdvfProblems(String),
-    /// TDVF section {index}: {raw:#x} data bytes followed by {zeros:#x} zero bytes; sections that mix data and zeros are supported up to {max:#x} bytes
+    /// TDVF section {index}: {raw:#x} data bytes followed by {zeros:#x} zero bytes; sections that mix data and zeros are supported up to {max:#x} bytes in all
     TdvfMixedTooLarge { index: usize, raw: u64, zeros: u64, max: u64 },
     /// {mode} plans are built by plan::{builder}
     WrongBuilder { mode: Mode, builder: &'static str },

@@ -34,21 +34,31 @@ pub fn align_up(v: u64) -> Option<u64> {
     v.checked_add(REGION_ALIGN - 1).map(align_down)
 }
 
-/// Refuses spans that overlap, naming both.
+/// Refuses spans that overlap, naming both (the first pair in GPA order). O(n log n): sorted by start,
+/// an overlap exists exactly when some span starts before the furthest end seen so far; the span that
+/// reaches furthest is the one named beside it. A span whose end overflows is refused as such.
 pub fn check_disjoint(spans: &[Span]) -> Result<(), PlanError> {
     let mut sorted: Vec<&Span> = spans.iter().filter(|s| s.len > 0).collect();
     sorted.sort_by_key(|s| (s.gpa, s.len));
-    for w in sorted.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if b.gpa < a.gpa + a.len {
+    let end =
+        |s: &Span| s.gpa.checked_add(s.len).ok_or_else(|| PlanError::AddressOverflow { label: s.label.clone(), gpa: s.gpa, len: s.len });
+    let mut furthest: Option<(&Span, u64)> = None;
+    for b in sorted {
+        let b_end = end(b)?;
+        if let Some((a, a_end)) = furthest
+            && b.gpa < a_end
+        {
             return Err(PlanError::Overlap {
                 what: b.label.clone(),
                 start: b.gpa,
-                end: b.gpa + b.len,
+                end: b_end,
                 other: a.label.clone(),
                 other_start: a.gpa,
-                other_end: a.gpa + a.len,
+                other_end: a_end,
             });
+        }
+        if furthest.is_none_or(|(_, e)| b_end > e) {
+            furthest = Some((b, b_end));
         }
     }
     Ok(())
@@ -126,6 +136,21 @@ mod tests {
         let r = regions(&[span(0x800000, 0x1000, "ram a"), span(0x9ff000, 0x1000, "ram b"), span(0xa00000, 0x1000, "ram c")]).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].name, "ram@0xa00000");
+    }
+
+    #[test]
+    fn overlaps_are_found_in_one_pass_and_overflow_is_an_error() {
+        // 20,000 disjoint spans then one overlapping the first: found without comparing pairs.
+        let mut v: Vec<Span> = (0..20_000u64).map(|i| span(i * 0x2000, 0x1000, "ram")).collect();
+        assert!(check_disjoint(&v).is_ok());
+        v.push(span(0x800, 0x10, "late"));
+        let msg = check_disjoint(&v).unwrap_err().to_string();
+        assert!(msg.contains("late [0x800, 0x810)"), "{msg}");
+        // The first overlap in GPA order is named, whatever the input order.
+        let e = check_disjoint(&[span(0x2800, 0x10, "c"), span(0, 0x3000, "a"), span(0x1000, 0x1000, "b")]).unwrap_err().to_string();
+        assert!(e.contains("b [0x1000, 0x2000)") && e.contains("a [0x0, 0x3000)"), "{e}");
+        let e = check_disjoint(&[span(u64::MAX - 0xfff, 0x2000, "wraps")]).unwrap_err();
+        assert!(e.to_string().contains("wraps at 0xfffffffffffff000 + 0x2000 overflows"), "{e}");
     }
 
     #[test]

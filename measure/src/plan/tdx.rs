@@ -6,7 +6,8 @@ use super::{
 };
 use crate::image::{FirmwareImage, TdvfSectionKind};
 
-/// Largest section whose memory image (data then zeros) is generated into the plan.
+/// Most bytes of generated memory images (data then zeros) a plan may hold, over all its sections:
+/// each is allocated in full, so the bound is on the total, not per section.
 const MAX_GENERATED: u64 = 64 << 20;
 
 /// Builds the TDX plan, bound to the image it reads. Refuses images QEMU would refuse, or whose data
@@ -23,6 +24,7 @@ pub fn build<'a>(fw: &FirmwareImage<'a>, policy: TdxPolicy) -> Result<CheckedPla
     plan.tdx = Some(TdxLaunch { page_order: policy.page_order, page_aug: policy.page_aug, td_hob_gpa });
     let mut ops = Vec::new();
     let mut spans = Vec::new();
+    let mut generated = 0u64;
     for (i, s) in md.sections.iter().enumerate() {
         let (purpose, area) = if s.raw_size > 0 { (RegionPurpose::Firmware, "firmware") } else { (RegionPurpose::Ram, "ram") };
         let label = format!("{area} TDVF section {i} ({})", s.kind.name().to_uppercase());
@@ -36,7 +38,7 @@ pub fn build<'a>(fw: &FirmwareImage<'a>, policy: TdxPolicy) -> Result<CheckedPla
         let source = match s.raw_size as u64 {
             0 => Source::None,
             raw if raw == s.memory_size => Source::File { file: InputKind::Firmware, offset: s.data_offset as u64 },
-            raw if s.memory_size > MAX_GENERATED => {
+            raw if generated.saturating_add(s.memory_size) > MAX_GENERATED => {
                 return Err(PlanError::Unsupported(Unsupported::TdvfMixedTooLarge {
                     index: i,
                     raw,
@@ -46,6 +48,7 @@ pub fn build<'a>(fw: &FirmwareImage<'a>, policy: TdxPolicy) -> Result<CheckedPla
             }
             raw => {
                 // Data followed by zeros: the section's memory image is generated.
+                generated += s.memory_size;
                 let start = s.data_offset as usize;
                 let mut blob = vec![0u8; s.memory_size as usize];
                 blob[..raw as usize].copy_from_slice(&fw.bytes()[start..start + raw as usize]);

@@ -6,6 +6,7 @@ mod eventlog_real;
 mod idblock_crosscheck;
 mod idblock_sign;
 mod image_bad_inputs;
+mod image_limits;
 mod plan_properties;
 mod plan_rules;
 mod report_fixtures;

@@ -9,8 +9,8 @@ const USAGE: &str = "\
 usage: gen-image --preset ovmf|amdsev|tdvf|svsm [--size BYTES] [--seed N] [OPTIONS]
        gen-image --random-snp SEED [OPTIONS]
        gen-image --random-tdx SEED [OPTIONS]
-       gen-image --stress sev-overlap|sev-disjoint|tdvf-overlap|tdvf-disjoint|tdvf-legacy|tdvf-zeros
-                 [--count N] [--size BYTES] [OPTIONS]
+       gen-image --stress sev-overlap|sev-disjoint|tdvf-overlap|tdvf-disjoint|tdvf-legacy|tdvf-zeros|sev-large|tdvf-large
+                 [--count N] [--total BYTES] [--size BYTES] [OPTIONS]
        gen-image --list-corruptions
 
 options:
@@ -19,13 +19,14 @@ options:
   --corrupt NAME[=N] apply a named corruption (repeatable, applied in order)
 
 BYTES and N are decimal or 0x-hex; BYTES may end in K or M (KiB, MiB). Defaults: --size 2M, --seed 0,
---count: as many as fit the image.";
+--count: as many as fit the image, --total (sev-large, tdvf-large): 3584M. BYTES may also end in G.";
 
 struct Args {
     source: Option<Source>,
     size: usize,
     seed: u64,
     count: Option<usize>,
+    total: Option<u64>,
     out: Option<String>,
     describe: bool,
     corrupt: Vec<Corruption>,
@@ -43,13 +44,24 @@ fn parse_size(s: &str) -> Option<usize> {
     let (num, mul) = match s.trim_end_matches("iB").trim_end_matches('i') {
         t if t.ends_with(['K', 'k']) => (&t[..t.len() - 1], 1024),
         t if t.ends_with(['M', 'm']) => (&t[..t.len() - 1], 1024 * 1024),
+        t if t.ends_with(['G', 'g']) => (&t[..t.len() - 1], 1024 * 1024 * 1024),
         t => (t, 1),
     };
     usize::try_from(parse_u64(num)?).ok()?.checked_mul(mul)
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { source: None, size: 2 << 20, seed: 0, count: None, out: None, describe: false, corrupt: Vec::new(), list: false };
+    let mut a = Args {
+        source: None,
+        size: 2 << 20,
+        seed: 0,
+        count: None,
+        total: None,
+        out: None,
+        describe: false,
+        corrupt: Vec::new(),
+        list: false,
+    };
     let set_source = |a: &mut Args, s: Source| {
         if a.source.replace(s).is_some() {
             return Err("give one of --preset, --random-snp, --random-tdx, --stress".to_string());
@@ -77,6 +89,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 let k = Stress::from_name(&v)
                     .ok_or_else(|| format!("--stress: unknown shape {v:?} ({})", Stress::ALL.map(|k| k.name()).join(", ")))?;
                 set_source(&mut a, Source::Stress(k))?;
+            }
+            "--total" => {
+                let v = value("--total")?;
+                a.total = Some(parse_size(&v).ok_or_else(|| format!("--total: not a size: {v:?}"))? as u64);
             }
             "--count" => a.count = Some(usize::try_from(num(value("--count")?, "--count")?).map_err(|_| "--count: too large")?),
             "--size" => {
@@ -115,7 +131,7 @@ fn run(a: Args) -> Result<(), String> {
         .seed(a.seed),
         Source::RandomSnp(s) => random_snp_layout(s),
         Source::RandomTdx(s) => random_tdx_layout(s),
-        Source::Stress(k) => k.builder(a.size, a.count.unwrap_or(usize::MAX)).seed(a.seed),
+        Source::Stress(k) => k.builder_total(a.size, a.count.unwrap_or(usize::MAX), a.total.unwrap_or(Stress::DEFAULT_TOTAL)).seed(a.seed),
     };
     if a.out.is_none() && !a.describe {
         return Err("nothing to do: give --out FILE and/or --describe".into());
