@@ -26,6 +26,7 @@ Examples:
   prelaunch measure --mode tdx --ovmf OVMF.fd --tdx-page-order two-pass --explain
   prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd --json > plan.json
   prelaunch load --platform sim --plan plan.json --ovmf OVMF.fd --mode snp
+  prelaunch reference-values --vcpus 1-512 --vcpu-type EPYC-Milan,EPYC-Genoa,EPYC-Turin --ovmf OVMF.fd --format corim --out rv.corim
   prelaunch verify --report report.bin --certs vcek.der --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
   prelaunch verify --report quote.bin --collateral collateral.json --expect MRTD_HEX
   prelaunch event-log /sys/firmware/acpi/tables/data/CCEL --report quote.bin
@@ -74,6 +75,9 @@ enum Command {
     Load(cmd::load::LoadArgs),
     /// Verify attestation evidence: authentic (signatures, certificate chains, TCB) and as expected.
     Verify(Box<cmd::verify::VerifyArgs>),
+    /// Reference values for every launch shape (JSON, CoRIM, GCE, Trustee), or --check a file.
+    #[command(visible_alias = "refvals")]
+    ReferenceValues(Box<cmd::reference_values::ReferenceValuesArgs>),
     /// Search the launch configurations that could explain a report's measurement.
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Replay a TDX CC event log (CCEL) into RTMR0-3, every event decoded; check it against a quote.
@@ -107,6 +111,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::QemuArgs(a) => cmd::qemu_args::run(&a, &out),
         Command::Load(a) => cmd::load::run(&a, &out),
         Command::Verify(a) => cmd::verify::run(&a, &out),
+        Command::ReferenceValues(a) => cmd::reference_values::run(&a, &out),
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
         Command::EventLog(a) => cmd::event_log::run(&a, &out),
         Command::IdBlock(a) => cmd::id_block::run(&a, &out),

@@ -50,6 +50,13 @@ impl Out {
         format!("\x1b[{code}m{s}\x1b[0m")
     }
 
+    /// A note on stderr (suppressed by `-q`).
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            crate::errln!("prelaunch: {msg}");
+        }
+    }
+
     /// A warning on stderr (suppressed by `-q`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
@@ -168,4 +175,16 @@ macro_rules! err {
 /// `0x…` for addresses in human output.
 pub fn hex(v: u64) -> String {
     format!("{v:#x}")
+}
+
+/// Writes `bytes` to `path` (atomically, never through a symbolic link: prelaunch-files'
+/// `write_atomic`), or to stdout when `None`.
+pub fn write_output(path: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), CliError> {
+    match path {
+        Some(p) => prelaunch_files::write_atomic(p, bytes).map_err(CliError::from),
+        None => {
+            stdout_bytes(bytes);
+            Ok(())
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub mod idblock;
 pub mod image;
 pub mod plan;
 pub mod qemu;
+pub mod reference;
 pub mod report;
 pub mod sev;
 pub mod snp;

@@ -13,4 +13,5 @@ pub mod probe;
 pub mod qemu_args;
 pub mod qemu_cmdline;
 pub mod qemu_libvirt;
+pub mod reference_values;
 pub mod verify;

@@ -20,6 +20,7 @@ mod load_support;
 mod load_vectors;
 mod measure_extras;
 mod qemu_args;
+mod reference_values;
 mod robustness;
 mod vectors;
 mod verify;

@@ -112,6 +112,19 @@ impl IdKey {
         let sig: Signature = self.signing.sign(msg);
         AmdSignature::from_p384(&sig)
     }
+
+    /// ECDSA P-384 over SHA-384 of `msg` as `r || s`, 48 big-endian bytes each (COSE ES384, JOSE).
+    pub fn sign_raw(&self, msg: &[u8]) -> [u8; 96] {
+        let sig: Signature = self.signing.sign(msg);
+        let mut out = [0u8; 96];
+        out.copy_from_slice(&sig.to_bytes());
+        out
+    }
+
+    /// The P-384 verifying key.
+    pub fn verifying_key(&self) -> &p384::ecdsa::VerifyingKey {
+        self.signing.verifying_key()
+    }
 }
 
 impl std::fmt::Debug for IdKey {

@@ -9,5 +9,6 @@ mod image_bad_inputs;
 mod image_limits;
 mod plan_properties;
 mod plan_rules;
+mod reference_corim;
 mod report_fixtures;
 mod report_parsers;
