@@ -21,8 +21,8 @@ use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
 use crate::error::{CliError, Context, usage};
 use crate::launch::{PageAugArg, PageOrderArg, VcpuList, parse_int, parse_vcpus};
-use crate::output::{Out, Style, write_output};
 use crate::outln;
+use crate::output::{Out, Style, write_output};
 
 /// Reference-value files: a 4096-vCPU matrix over several types in JSON stays far below this.
 pub const REFERENCE_FILE: Kind = Kind { what: "reference-value file", max: 256 << 20, map: false };
@@ -472,7 +472,11 @@ fn refuse_terminal(out: Option<&Path>) -> Result<(), CliError> {
 
 fn run_check(a: &ReferenceValuesArgs, file: &Path, out: &Out) -> Result<(), CliError> {
     let bytes = Input::open(file, REFERENCE_FILE)?;
-    let key = a.reference_key.as_ref().map(|k| Input::open(k, Kind::CERTIFICATE).map_err(CliError::from).and_then(|b| cose::verifying_key(&b).in_file(k))).transpose()?;
+    let key = a
+        .reference_key
+        .as_ref()
+        .map(|k| Input::open(k, Kind::CERTIFICATE).map_err(CliError::from).and_then(|b| cose::verifying_key(&b).in_file(k)))
+        .transpose()?;
     let (format, sig, set) = reference::decode(&bytes, key.as_ref()).in_file(file)?;
     let platform = set.platform().ok_or_else(|| CliError::Failed(format!("{}: mixes SNP and TDX entries", file.display())))?;
     if (platform == Platform::Tdx) != (a.mode == PlatformArg::Tdx) {
@@ -487,8 +491,37 @@ fn run_check(a: &ReferenceValuesArgs, file: &Path, out: &Out) -> Result<(), CliE
             if g.is_empty() { Shape { policy: Some(a.policy), ..Shape::default() } } else { g.swap_remove(0).shape }
         }
     };
-    let walks = check::walks(&set, &defaults, &m.inputs);
+    // Entries without a vCPU count (a Trustee list records values only) are checked for
+    // membership: their value must come out of the matrix the command line spans.
+    let (counted, uncounted): (Vec<usize>, Vec<usize>) =
+        (0..set.entries.len()).partition(|&i| platform == Platform::Tdx || set.entries[i].shape.vcpus.is_some());
     let mut disagreements = Vec::new();
+    if !uncounted.is_empty() {
+        let counts = a.vcpus.as_ref().map(|v| v.0.clone()).ok_or_else(|| {
+            CliError::Usage(format!(
+                "{}: its entries record no vCPU count; give the --vcpus (and --vcpu-type ...) to check them against",
+                file.display()
+            ))
+        })?;
+        let all = compute(a, &m, &groups(a, &m)?, &counts, out)?;
+        let known: std::collections::HashSet<[u8; 48]> = all.iter().filter_map(|e| e.values.measurement).collect();
+        for &i in &uncounted {
+            let e = &set.entries[i];
+            if let Some(v) = e.values.measurement
+                && !known.contains(&v)
+            {
+                disagreements.push(check::Disagreement {
+                    index: i,
+                    shape: e.shape.describe(),
+                    field: "MEASUREMENT".into(),
+                    in_file: hex::encode(v),
+                    computed: format!("(not among the {} values of the given launch arguments)", known.len()),
+                });
+            }
+        }
+    }
+    let counted_set = ReferenceSet { metadata: set.metadata.clone(), entries: counted.iter().map(|&i| set.entries[i].clone()).collect() };
+    let walks = check::walks(&counted_set, &defaults, &m.inputs);
     for w in &walks {
         let computed = match w.platform {
             Platform::Snp => {
@@ -503,7 +536,8 @@ fn run_check(a: &ReferenceValuesArgs, file: &Path, out: &Out) -> Result<(), CliE
             }
             Platform::Tdx => compute(a, &m, std::slice::from_ref(&w.group), &[], out)?,
         };
-        for &i in &w.entries {
+        for &j in &w.entries {
+            let i = counted[j];
             let want = &set.entries[i];
             let c = computed.iter().find(|c| w.platform == Platform::Tdx || c.shape.vcpus == check::complete(&want.shape, &defaults).vcpus);
             match c {
@@ -512,7 +546,14 @@ fn run_check(a: &ReferenceValuesArgs, file: &Path, out: &Out) -> Result<(), CliE
             }
         }
     }
-    outln!("{}: {} ({}), {} entries in {} walks", file.display(), format.name(), signature_note(sig), set.entries.len(), walks.len());
+    outln!(
+        "{}: {} ({}), {} entries in {} walks",
+        file.display(),
+        format.name(),
+        signature_note(sig),
+        set.entries.len(),
+        walks.len() + usize::from(!uncounted.is_empty())
+    );
     if disagreements.is_empty() {
         outln!("{} every entry agrees with its recomputation", out.paint(Style::Good, "ok:"));
         return Ok(());

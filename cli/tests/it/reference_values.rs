@@ -33,7 +33,11 @@ fn run_ok(args: &[&str], what: &str) -> std::process::Output {
 
 fn crosscheck(args: &[String]) -> serde_json::Value {
     let o = Command::new("python3").arg(repo("testdata/reference/crosscheck.py")).args(args).output().expect("python3");
-    assert!(o.status.success(), "crosscheck.py failed (pip install \"cbor2==5.6.5\" pycose jsonschema cryptography; apt-get install protobuf-compiler):\n{}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "crosscheck.py failed (pip install \"cbor2==5.6.5\" pycose jsonschema cryptography; apt-get install protobuf-compiler):\n{}",
+        stderr(&o)
+    );
     serde_json::from_slice(&o.stdout).expect("crosscheck JSON")
 }
 
@@ -60,7 +64,10 @@ fn trixie_matrix_as_corim_signed_corim_and_gce_decodes_independently_to_the_meas
     let fw = trixie();
     let fw_s = fw.display().to_string();
     let inspect = stdout(&run_ok(&["inspect", &fw_s], "inspect"));
-    assert!(inspect.lines().any(|l| l.trim_start().starts_with("SEV-SNP") && l.contains("yes")), "trixie OVMF_CODE_4M supports SNP:\n{inspect}");
+    assert!(
+        inspect.lines().any(|l| l.trim_start().starts_with("SEV-SNP") && l.contains("yes")),
+        "trixie OVMF_CODE_4M supports SNP:\n{inspect}"
+    );
 
     let p = |n: &str| dir.path().join(n).display().to_string();
     let key = repo("testdata/reports/author-key.pem").display().to_string();
@@ -83,7 +90,17 @@ fn trixie_matrix_as_corim_signed_corim_and_gce_decodes_independently_to_the_meas
     let mut gce_files: Vec<String> = std::fs::read_dir(&gce_dir).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
     gce_files.sort();
     assert_eq!(gce_files.len(), 3, "one GCE document per vCPU type: {gce_files:?}");
-    let mut args = vec!["--corim".into(), p("rv.corim"), "--signed".into(), p("rv.signed"), "--pubkey".into(), pubkey.clone(), "--json".into(), p("rv.json"), "--gce".into()];
+    let mut args = vec![
+        "--corim".into(),
+        p("rv.corim"),
+        "--signed".into(),
+        p("rv.signed"),
+        "--pubkey".into(),
+        pubkey.clone(),
+        "--json".into(),
+        p("rv.json"),
+        "--gce".into(),
+    ];
     args.extend(gce_files.iter().cloned());
     let got = crosscheck(&args);
 
@@ -105,7 +122,9 @@ fn trixie_matrix_as_corim_signed_corim_and_gce_decodes_independently_to_the_meas
     assert!(got["gce_policy"].as_object().unwrap().values().all(|v| v == 0x30000));
 
     // A sample through separate `measure` runs.
-    for (t, n) in [("EPYC-Milan", 1u32), ("EPYC-Genoa", 23), ("EPYC-Turin", 512), ("EPYC-Milan", 255), ("EPYC-Genoa", 2), ("EPYC-Turin", 97)] {
+    for (t, n) in
+        [("EPYC-Milan", 1u32), ("EPYC-Genoa", 23), ("EPYC-Turin", 512), ("EPYC-Milan", 255), ("EPYC-Genoa", 2), ("EPYC-Turin", 97)]
+    {
         let o = run_ok(&["measure", "--mode", "snp", "--vcpus", &n.to_string(), "--vcpu-type", t, "--ovmf", &fw_s], "measure");
         assert_eq!(stdout(&o).trim(), want[&(t.to_owned(), n)], "measure {t} {n}");
     }
@@ -135,7 +154,12 @@ fn trixie_matrix_as_corim_signed_corim_and_gce_decodes_independently_to_the_meas
     run_ok(&["refvals", "--check", genoa, "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s], "gce check");
     let o = prelaunch(&["refvals", "--check", genoa, "--vcpu-type", "EPYC-Milan", "--ovmf", &fw_s]);
     expect_code(&o, 3, "gce checked as the wrong vCPU type");
-    assert!(stdout(&o).contains("512 of 512 entries disagree") || stderr(&o).contains("512 of 512 entries disagree"), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("512 of 512 entries disagree") || stderr(&o).contains("512 of 512 entries disagree"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -144,11 +168,15 @@ fn check_names_each_entry_that_disagrees() {
     let fw_s = trixie().display().to_string();
     let json = dir.path().join("rv.json");
     let j = json.display().to_string();
-    run_ok(&["reference-values", "--vcpus", "1-8", "--vcpu-type", "EPYC-Genoa", "--vmm-type", "QEMU,gce", "--ovmf", &fw_s, "--out", &j], "json");
+    run_ok(
+        &["reference-values", "--vcpus", "1-8", "--vcpu-type", "EPYC-Genoa", "--vmm-type", "QEMU,gce", "--ovmf", &fw_s, "--out", &j],
+        "json",
+    );
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(doc["entries"].as_array().unwrap().len(), 16, "QEMU x 8 + gce x 8 (the vCPU type does not enter GCE's VMSAs)");
     let m = doc["entries"][5]["values"]["measurement"].as_str().unwrap().to_owned();
-    doc["entries"][5]["values"]["measurement"] = serde_json::Value::String(format!("{}{}", if m.starts_with('0') { "1" } else { "0" }, &m[1..]));
+    doc["entries"][5]["values"]["measurement"] =
+        serde_json::Value::String(format!("{}{}", if m.starts_with('0') { "1" } else { "0" }, &m[1..]));
     std::fs::write(&json, serde_json::to_vec(&doc).unwrap()).unwrap();
     let o = prelaunch(&["refvals", "--check", &j, "--ovmf", &fw_s]);
     expect_code(&o, 3, "one changed digest");
@@ -159,12 +187,33 @@ fn check_names_each_entry_that_disagrees() {
 
     // Trustee: the list of values a policy checks membership in.
     let t = dir.path().join("rv.trustee.json");
-    run_ok(&["refvals", "--vcpus", "1-4", "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s, "--format", "trustee", "--out", &t.display().to_string()], "trustee");
+    run_ok(
+        &[
+            "refvals",
+            "--vcpus",
+            "1-4",
+            "--vcpu-type",
+            "EPYC-Genoa",
+            "--ovmf",
+            &fw_s,
+            "--format",
+            "trustee",
+            "--out",
+            &t.display().to_string(),
+        ],
+        "trustee",
+    );
     let tv: serde_json::Value = serde_json::from_slice(&std::fs::read(&t).unwrap()).unwrap();
     assert_eq!(tv[0]["name"], "snp_launch_measurement");
     assert_eq!(tv[0]["value"].as_array().unwrap().len(), 4);
     assert_eq!(tv[0]["hash-value"][3]["alg"], "sha384");
-    run_ok(&["refvals", "--check", &t.display().to_string(), "--vcpus", "1", "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s], "trustee check needs a vCPU count");
+    let ts = t.display().to_string();
+    run_ok(&["refvals", "--check", &ts, "--vcpus", "1-4", "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s], "trustee values among the matrix");
+    let o = prelaunch(&["refvals", "--check", &ts, "--vcpus", "1-3", "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s]);
+    expect_code(&o, 3, "the 4-vCPU value is outside a 1-3 matrix");
+    assert_eq!(stdout(&o).matches("DISAGREES").count(), 1, "{}", stdout(&o));
+    let o = prelaunch(&["refvals", "--check", &ts, "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s]);
+    expect_code(&o, 2, "no --vcpus for a list without counts");
 }
 
 #[test]

@@ -10,5 +10,6 @@ mod image_limits;
 mod plan_properties;
 mod plan_rules;
 mod reference_corim;
+mod reference_formats;
 mod report_fixtures;
 mod report_parsers;
