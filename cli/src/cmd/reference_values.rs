@@ -14,8 +14,8 @@ use prelaunch_measure::FirmwareImage;
 use prelaunch_measure::hash::{Sha256, Sha384};
 use prelaunch_measure::idblock::IdKey;
 use prelaunch_measure::plan::sev::{AmdConfig, DEFAULT_POLICY, Svsm};
-use prelaunch_measure::plan::{self, Inputs, LaunchPlan, Mode, PageAugPolicy, PageOrder, PlanError, TdxPolicy};
-use prelaunch_measure::reference::matrix::{self, Group};
+use prelaunch_measure::plan::{self, CheckedPlan, Mode, TdxPolicy};
+use prelaunch_measure::reference::matrix::{self, Group, MatrixError};
 use prelaunch_measure::reference::{self, Entry, Platform, ReferenceSet, Shape, check, corim, cose, gce, json, trustee};
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
@@ -201,14 +201,6 @@ impl Material {
         }
         Ok(entries)
     }
-
-    fn inputs(&self) -> Inputs<'_> {
-        let i = Inputs::new().with("firmware", &self.firmware);
-        match &self.svsm {
-            Some(s) => i.with("svsm", s),
-            None => i,
-        }
-    }
 }
 
 /// The groups (walks) the arguments span: vCPU type x VMM x features (SNP), one policy (TDX).
@@ -263,11 +255,7 @@ fn groups(a: &ReferenceValuesArgs, m: &Material) -> Result<Vec<Group>, CliError>
 }
 
 fn tdx_shape(a: &ReferenceValuesArgs) -> Shape {
-    Shape {
-        tdx_page_order: Some(if a.tdx_page_order == PageOrderArg::Single { PageOrder::Single } else { PageOrder::TwoPass }),
-        tdx_page_aug: Some(if a.tdx_page_aug == PageAugArg::Add { PageAugPolicy::Add } else { PageAugPolicy::Skip }),
-        ..Shape::default()
-    }
+    Shape { tdx_page_order: Some(a.tdx_page_order.0), tdx_page_aug: Some(a.tdx_page_aug.0), ..Shape::default() }
 }
 
 /// Plans for groups' shapes: the OVMF builders (an IGVM builder slots in the same way).
@@ -278,20 +266,22 @@ struct OvmfPlans<'a> {
 }
 
 impl matrix::PlanBuilder for OvmfPlans<'_> {
-    fn build(&self, g: &Group, vcpus: u32) -> Result<LaunchPlan, PlanError> {
+    fn build(&self, g: &Group, vcpus: u32) -> Result<CheckedPlan<'_>, MatrixError> {
         let s = &g.shape;
+        let err = |source| MatrixError::Plan { shape: s.describe(), source };
         if s.tdx_page_order.is_some() || s.tdx_page_aug.is_some() {
             let policy = TdxPolicy { page_order: s.tdx_page_order.unwrap_or_default(), page_aug: s.tdx_page_aug.unwrap_or_default() };
-            return plan::tdx::build(&self.fw, policy);
+            return plan::tdx::build(&self.fw, policy).map_err(err);
         }
+        let shape_err = |msg: String| MatrixError::Shape { shape: s.describe(), msg };
         let mut cfg = AmdConfig::new(Mode::Snp);
         cfg.vcpus = vcpus;
         cfg.vmm = s.vmm_type.unwrap_or(Vmm::Qemu);
         cfg.vcpu_sig = match (s.vcpu_sig, &s.vcpu_type) {
             (Some(sig), _) => sig,
-            (None, Some(t)) => cpu::by_name(t).ok_or_else(|| PlanError::Unsupported(format!("unknown vCPU type {t:?}")))?,
+            (None, Some(t)) => cpu::by_name(t).ok_or_else(|| shape_err(format!("unknown vCPU type {t:?}")))?,
             (None, None) if cfg.vmm != Vmm::Qemu => 0,
-            (None, None) => return Err(PlanError::Unsupported("no vCPU type or signature for a QEMU launch (give --vcpu-type)".into())),
+            (None, None) => return Err(shape_err("no vCPU type or signature for a QEMU launch (give --vcpu-type)".into())),
         };
         cfg.guest_features = s.guest_features.unwrap_or(1);
         cfg.policy = s.policy.unwrap_or(DEFAULT_POLICY);
@@ -300,7 +290,7 @@ impl matrix::PlanBuilder for OvmfPlans<'_> {
             (Some(img), Some(vars_size)) => Some(Svsm { image: img.clone(), vars_size }),
             _ => None,
         };
-        plan::sev::build(&self.fw, &cfg)
+        plan::sev::build(&self.fw, &cfg).map_err(err)
     }
 }
 
@@ -346,14 +336,13 @@ fn compute(a: &ReferenceValuesArgs, m: &Material, groups: &[Group], counts: &[u3
     };
     let builder = OvmfPlans { fw, svsm, kernel: m.kernel };
     let mut bar = Bar::new(out);
-    let inputs = m.inputs();
     let entries = match groups.first().map(|g| g.shape.tdx_page_order.is_some()) {
         Some(true) => {
             let memories: Vec<Option<u64>> = a.memory.iter().copied().map(Some).collect();
             let vcpus: Vec<Option<u32>> = a.vcpus.as_ref().map(|v| v.0.iter().copied().map(Some).collect()).unwrap_or_default();
-            matrix::tdx(groups, &memories, &vcpus, &inputs, &builder, None, &mut |d, t| bar.update(d, t))
+            matrix::tdx(groups, &memories, &vcpus, &builder, None, &mut |d, t| bar.update(d, t))
         }
-        _ => matrix::snp(groups, counts, &inputs, &builder, &mut |d, t| bar.update(d, t)),
+        _ => matrix::snp(groups, counts, &builder, &mut |d, t| bar.update(d, t)),
     };
     bar.finish();
     entries.in_file(&a.ovmf)

@@ -10,7 +10,6 @@ use std::process::Command;
 
 use crate::common::*;
 use prelaunch_measure::FirmwareImage;
-use prelaunch_measure::plan::Inputs;
 use prelaunch_measure::plan::sev::{AmdConfig, build};
 use prelaunch_measure::snp::cpu;
 use rayon::prelude::*;
@@ -52,7 +51,7 @@ fn library_digests(fw_path: &Path) -> BTreeMap<(String, u32), String> {
             cfg.vcpus = n;
             cfg.vcpu_sig = cpu::by_name(t).unwrap();
             let plan = build(&img, &cfg).unwrap();
-            let d = prelaunch_measure::digest::fold(&plan, &Inputs::new().with("firmware", &bytes)).unwrap();
+            let d = prelaunch_measure::digest::fold(&plan);
             ((t.to_owned(), n), d.hex())
         })
         .collect()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::model::{Entry, Platform, Shape, Values};
 use crate::digest::{self, Measurement};
-use crate::plan::{Inputs, LaunchPlan, Mode, Operation, PlanError};
+use crate::plan::{CheckedPlan, Mode, Operation, PlanError};
 use crate::snp::digest::{Resume, firmware_prefix};
 
 /// One walk: the shape of its entries without the vCPU count, and the SHA-256 of its inputs.
@@ -20,15 +20,10 @@ pub struct Group {
     pub inputs: BTreeMap<String, String>,
 }
 
-/// Builds the plan of a group for a vCPU count: any image format's plan builder (OVMF, IGVM, ...).
+/// Builds the checked plan of a group for a vCPU count: any image format's plan builder (OVMF,
+/// IGVM, ...), holding the input bytes the plans read.
 pub trait PlanBuilder: Sync {
-    fn build(&self, group: &Group, vcpus: u32) -> Result<LaunchPlan, PlanError>;
-}
-
-impl<F: Fn(&Group, u32) -> Result<LaunchPlan, PlanError> + Sync> PlanBuilder for F {
-    fn build(&self, group: &Group, vcpus: u32) -> Result<LaunchPlan, PlanError> {
-        self(group, vcpus)
-    }
+    fn build(&self, group: &Group, vcpus: u32) -> Result<CheckedPlan<'_>, MatrixError>;
 }
 
 /// Why a matrix could not be computed; names the group.
@@ -42,6 +37,10 @@ pub enum MatrixError {
     Plan { shape: String, source: PlanError },
     #[error("{shape}: the plan is a {mode} plan, expected {expected}")]
     WrongMode { shape: String, mode: &'static str, expected: &'static str },
+    #[error("{shape}: the plan holds no VMSA for {count} vCPUs")]
+    NoVmsa { shape: String, count: u32 },
+    #[error("{shape}: {msg}")]
+    Shape { shape: String, msg: String },
 }
 
 /// Computes RTMR0-2 for a complete TDX shape (the `rtmr` module's job; `None` until it exists).
@@ -51,13 +50,7 @@ pub type RtmrFn<'a> = dyn Fn(&Shape) -> Result<[[u8; 48]; 3], PlanError> + 'a;
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
 
 /// The SNP entries of every group x every count in `counts`, in group order then count order.
-pub fn snp(
-    groups: &[Group],
-    counts: &[u32],
-    inputs: &Inputs<'_>,
-    builder: &dyn PlanBuilder,
-    progress: Progress<'_>,
-) -> Result<Vec<Entry>, MatrixError> {
+pub fn snp(groups: &[Group], counts: &[u32], builder: &dyn PlanBuilder, progress: Progress<'_>) -> Result<Vec<Entry>, MatrixError> {
     if counts.is_empty() {
         return Err(MatrixError::NoCounts);
     }
@@ -71,7 +64,7 @@ pub fn snp(
     let mut prefix: Option<(Vec<Operation>, Resume)> = None;
     for group in groups {
         let err = |source| MatrixError::Plan { shape: group.shape.describe(), source };
-        let plan = builder.build(group, max).map_err(err)?;
+        let plan = builder.build(group, max)?;
         if plan.mode != Mode::Snp {
             return Err(MatrixError::WrongMode { shape: group.shape.describe(), mode: plan.mode.name(), expected: "snp" });
         }
@@ -79,16 +72,16 @@ pub fn snp(
         let resume = prefix.as_ref().and_then(|(ops, r)| (n > 0 && plan.operations.get(..n) == Some(&ops[..])).then_some(*r));
         let mut by_count: BTreeMap<u32, Measurement> = BTreeMap::new();
         let mut after_prefix = None;
+        let ops = &plan.operations;
         digest::fold_observed(
             &plan,
-            inputs,
             resume,
-            Some(&mut |i, m| {
+            Some(&mut |i, m: &Measurement| {
                 if i + 1 == n {
-                    after_prefix = Some(m);
+                    after_prefix = Some(*m);
                 }
-                if let Some(v) = plan.operations[i].vcpu {
-                    by_count.insert(v + 1, m);
+                if let Some(v) = ops[i].vcpu {
+                    by_count.insert(v + 1, *m);
                 }
             }),
         )
@@ -99,13 +92,13 @@ pub fn snp(
             prefix = Some((plan.operations[..n].to_vec(), Resume { ld, after_ops: n }));
         }
         for &c in counts {
-            let m = by_count.get(&c).ok_or_else(|| err(PlanError::Invalid(format!("the plan holds no VMSA for {c} vCPUs"))))?;
+            let m = by_count.get(&c).ok_or_else(|| MatrixError::NoVmsa { shape: group.shape.describe(), count: c })?;
             let mut shape = group.shape.clone();
             shape.vcpus = Some(c);
             entries.push(Entry {
                 platform: Platform::Snp,
                 shape,
-                values: Values { measurement: Some(sha384(m).map_err(err)?), ..Values::default() },
+                values: Values { measurement: Some(sha384(m, &group.shape)?), ..Values::default() },
                 inputs: group.inputs.clone(),
             });
         }
@@ -121,7 +114,6 @@ pub fn tdx(
     groups: &[Group],
     memories: &[Option<u64>],
     counts: &[Option<u32>],
-    inputs: &Inputs<'_>,
     builder: &dyn PlanBuilder,
     rtmrs: Option<&RtmrFn<'_>>,
     progress: Progress<'_>,
@@ -131,12 +123,11 @@ pub fn tdx(
     let total = groups.len() * memories.len() * counts.len();
     let mut entries = Vec::with_capacity(total);
     for group in groups {
-        let err = |source| MatrixError::Plan { shape: group.shape.describe(), source };
-        let plan = builder.build(group, counts.iter().flatten().copied().max().unwrap_or(1)).map_err(err)?;
+        let plan = builder.build(group, counts.iter().flatten().copied().max().unwrap_or(1))?;
         if plan.mode != Mode::Tdx {
             return Err(MatrixError::WrongMode { shape: group.shape.describe(), mode: plan.mode.name(), expected: "tdx" });
         }
-        let mrtd = sha384(&digest::fold(&plan, inputs).map_err(err)?).map_err(err)?;
+        let mrtd = sha384(&digest::fold(&plan), &group.shape)?;
         for &memory in memories {
             for &vcpus in counts {
                 let mut shape = group.shape.clone();
@@ -156,9 +147,11 @@ pub fn tdx(
 }
 
 /// SNP and TDX folds yield SHA-384; the mode checks above keep SEV's SHA-256 out.
-fn sha384(m: &Measurement) -> Result<[u8; 48], PlanError> {
+fn sha384(m: &Measurement, shape: &Shape) -> Result<[u8; 48], MatrixError> {
     match m {
         Measurement::Sha384(d) => Ok(*d),
-        Measurement::Sha256(_) => Err(PlanError::Invalid("a SHA-256 measurement where SHA-384 was expected".into())),
+        Measurement::Sha256(_) => {
+            Err(MatrixError::Shape { shape: shape.describe(), msg: "a SHA-256 measurement where SHA-384 was expected".into() })
+        }
     }
 }
