@@ -8,6 +8,7 @@
 
 mod inputs;
 mod print;
+mod reference;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,17 @@ pub struct VerifyArgs {
     /// The expected measurement (hex); otherwise computed from the launch arguments.
     #[arg(long, value_name = "HEX", conflicts_with = "mode")]
     pub expect: Option<String>,
+    /// Reference values the measurement (and RTMR0-2) must be among, in any format
+    /// `reference-values` writes (JSON, CoRIM, signed CoRIM, GCE, Trustee), instead of --expect
+    /// or the launch arguments: a match names its launch shape, a miss the nearest entries.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["expect", "mode"])]
+    pub reference: Option<PathBuf>,
+    /// The public key (PEM) a signed CoRIM --reference is verified with.
+    #[arg(long, value_name = "FILE")]
+    pub reference_key: Option<PathBuf>,
+    /// Waive the signature check of a signed CoRIM --reference read without --reference-key.
+    #[arg(long)]
+    pub no_reference_signature: bool,
     /// Certificates: PEM bundles, DER files, SNP certificate tables, or a directory laid out as
     /// AMD's KDS serves them (vcek/v1/Milan/cert_chain, .../crl, VCEKs). Repeatable.
     #[arg(long, value_name = "PATH")]
@@ -148,6 +160,8 @@ struct Run {
     collateral: Option<Collateral>,
     /// The evidence kind the launch arguments computed a measurement for.
     launch_mode: Option<(Mode, String)>,
+    /// `--reference`: the set the measurement is looked up in.
+    reference: Option<reference::Reference>,
 }
 
 pub fn run(a: &VerifyArgs, out: &Out) -> Result<(), CliError> {
@@ -218,8 +232,15 @@ fn prepare(a: &VerifyArgs, out: &Out) -> Result<Run, CliError> {
             ));
         }
     }
+    if a.reference.is_none() && (a.reference_key.is_some() || a.no_reference_signature) {
+        return usage("--reference-key and --no-reference-signature apply to a --reference FILE");
+    }
     let mut launch_mode = None;
+    let mut reference = None;
     match (&a.expect, &a.launch) {
+        (None, _) if let Some(file) = &a.reference => {
+            reference = Some(reference::Reference::open(file, a.reference_key.as_deref(), a.no_reference_signature)?);
+        }
         (Some(e), _) => {
             expect.measurement = Some(parse_expected(e)?);
             expect.measurement_source = "--expect".into();
@@ -236,7 +257,7 @@ fn prepare(a: &VerifyArgs, out: &Out) -> Result<Run, CliError> {
             expect.measurement_source = format!("the value computed for {}", show(launch.firmware_path()));
             launch_mode = Some((l.mode.mode(), l.mode_name().to_string()));
         }
-        (None, None) => return usage("give --expect HEX or the launch arguments (--mode, --ovmf, ...) to compute it"),
+        (None, None) => return usage("give --expect HEX, --reference FILE or the launch arguments (--mode, --ovmf, ...) to compute it"),
     }
     let mut cert_paths = a.certs.clone();
     cert_paths.extend(a.vcek.iter().cloned());
@@ -253,6 +274,7 @@ fn prepare(a: &VerifyArgs, out: &Out) -> Result<Run, CliError> {
         trust: inputs::load_trust(&a.trust_root)?,
         collateral,
         launch_mode,
+        reference,
     })
 }
 
@@ -285,7 +307,7 @@ fn verify_one(path: &std::path::Path, r: &Run, cache: &mut appraise::snp::ChainC
     if let Some((flag, _)) = misplaced {
         return usage(format!("{flag} does not apply to {} (a {})", show(path), ev.kind()));
     }
-    let verdict = match &ev {
+    let mut verdict = match &ev {
         Evidence::SnpReport(rep) => {
             let cx = appraise::snp::Context { store: &r.store, trust: &r.trust, expect: &r.expect, waivers: r.waivers, at: r.at };
             let raw = bytes.get(..prelaunch_measure::report::SNP_REPORT_LEN).unwrap_or_default();
@@ -294,6 +316,9 @@ fn verify_one(path: &std::path::Path, r: &Run, cache: &mut appraise::snp::ChainC
         Evidence::TdxQuote(q) => appraise::tdx::appraise_quote(q, &bytes, &tdx_context(r)),
         Evidence::TdReport(t) => appraise::tdx::appraise_tdreport(t, &tdx_context(r)),
     };
+    if let Some(rf) = &r.reference {
+        rf.check(&ev, &mut verdict);
+    }
     Ok((ev, verdict))
 }
 

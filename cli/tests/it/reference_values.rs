@@ -262,3 +262,104 @@ fn usage_errors_and_hostile_reference_files() {
     expect_code(&o, 1, "output through a symlink");
     assert_eq!(std::fs::read(&target).unwrap(), b"keep");
 }
+
+/// `verify --reference`: a report made for 23 vCPUs of EPYC-Genoa is found in a trixie matrix and
+/// its shape is named; the same report against a set without that shape, or another measurement,
+/// is a mismatch (3) naming the nearest entries; a signed set verifies with --reference-key, and
+/// read without one its signature check fails the verdict (4) unless waived by name.
+#[test]
+fn verify_reference_names_the_shape_a_report_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let fw_s = trixie().display().to_string();
+    let o = run_ok(&["measure", "--mode", "snp", "--vcpus", "23", "--vcpu-type", "EPYC-Genoa", "--ovmf", &fw_s], "measure");
+    let digest = hex::decode(stdout(&o).trim()).expect("measure prints the digest in hex");
+    assert_eq!(digest.len(), 48);
+    let matrix = |types: &str, vcpus: &str, extra: &[&str], out: &str| {
+        let mut a = vec!["reference-values", "--vcpus", vcpus, "--vcpu-type", types, "--ovmf", &fw_s, "--format", "corim"];
+        a.extend(extra);
+        a.extend(["--out", out]);
+        run_ok(&a, out);
+    };
+    matrix("EPYC-Milan,EPYC-Genoa,EPYC-Turin", "1-32", &[], &p("rv.corim"));
+    matrix("EPYC-Milan,EPYC-Turin", "1-32", &[], &p("no-genoa.corim"));
+    let key = p("key.pem");
+    let o = Command::new("openssl").args(["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", &key]).output().expect("openssl");
+    assert!(o.status.success(), "openssl: {}", stderr(&o));
+    matrix("EPYC-Genoa", "20-24", &["--sign", &key], &p("rv.signed"));
+
+    // A genuine report with its MEASUREMENT replaced: authenticity is waived, the lookup is tested.
+    let mut report = std::fs::read(crate::evidence_support::evidence("gh_trustee_snp_vcek_report.bin")).unwrap();
+    let genuine_measurement = hex::encode(&report[0x90..0xc0]);
+    report[0x90..0xc0].copy_from_slice(&digest);
+    report[0x08..0x10].copy_from_slice(&0x30000u64.to_le_bytes());
+    let rep = p("genoa23.bin");
+    std::fs::write(&rep, &report).unwrap();
+    let verify = |reference: &str, extra: &[&str]| {
+        let mut a = vec!["verify", "--report", &rep, "--reference", reference, "--measurement-only", "--json"];
+        a.extend(extra);
+        let o = prelaunch(&a);
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+        (o, doc)
+    };
+    let check = |doc: &serde_json::Value, name: &str| -> (String, String) {
+        let c =
+            doc["checks"].as_array().expect("checks").iter().find(|c| c["check"] == name).unwrap_or_else(|| panic!("no {name} in {doc}"));
+        (c["status"].as_str().unwrap().to_owned(), c["detail"].as_str().unwrap().to_owned())
+    };
+
+    let (o, doc) = verify(&p("rv.corim"), &[]);
+    expect_code(&o, 0, "in the matrix");
+    let (status, detail) = check(&doc, "measurement");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("vcpus=23") && detail.contains("vcpu_type=EPYC-Genoa"), "the shape is named: {detail}");
+    assert_eq!(check(&doc, "reference.policy").0, "pass");
+
+    let (o, doc) = verify(&p("no-genoa.corim"), &[]);
+    expect_code(&o, 3, "not in a matrix without EPYC-Genoa");
+    let (status, detail) = check(&doc, "measurement");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("none of the 64") && detail.contains("nearest: entry"), "{detail}");
+
+    // The genuine measurement (another firmware) is in none of them.
+    report[0x90..0xc0].copy_from_slice(&hex::decode(&genuine_measurement).unwrap());
+    std::fs::write(&rep, &report).unwrap();
+    expect_code(&verify(&p("rv.corim"), &[]).0, 3, "another firmware's measurement");
+    report[0x90..0xc0].copy_from_slice(&digest);
+    std::fs::write(&rep, &report).unwrap();
+
+    // The SNP policy is not in the measurement: an entry fixing another one is a mismatch.
+    report[0x08..0x10].copy_from_slice(&0x20000u64.to_le_bytes());
+    std::fs::write(&rep, &report).unwrap();
+    let (o, doc) = verify(&p("rv.corim"), &[]);
+    expect_code(&o, 3, "another policy");
+    assert_eq!(check(&doc, "measurement").0, "pass");
+    assert_eq!(check(&doc, "reference.policy").0, "fail");
+    report[0x08..0x10].copy_from_slice(&0x30000u64.to_le_bytes());
+    std::fs::write(&rep, &report).unwrap();
+
+    let (o, doc) = verify(&p("rv.signed"), &["--reference-key", &key]);
+    expect_code(&o, 0, "signed, verified");
+    assert_eq!(check(&doc, "reference.signature").0, "pass");
+    let (o, doc) = verify(&p("rv.signed"), &[]);
+    expect_code(&o, 4, "signed, no key: the signature check could not run");
+    assert_eq!(check(&doc, "reference.signature").0, "not-run");
+    let (o, doc) = verify(&p("rv.signed"), &["--no-reference-signature"]);
+    expect_code(&o, 0, "signed, no key, waived");
+    assert_eq!(check(&doc, "reference.signature").0, "waived");
+    let mut bad = std::fs::read(p("rv.signed")).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(p("bad.signed"), &bad).unwrap();
+    let o = prelaunch(&["verify", "--report", &rep, "--reference", &p("bad.signed"), "--reference-key", &key, "--measurement-only"]);
+    expect_code(&o, 4, "a signature that does not verify");
+    assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
+    // --reference replaces --expect and the launch arguments; the key needs a reference.
+    expect_code(&prelaunch(&["verify", "--report", &rep, "--reference", &p("rv.corim"), "--expect", &"00".repeat(48)]), 2, "with --expect");
+    expect_code(&prelaunch(&["verify", "--report", &rep, "--reference-key", &key, "--expect", &"00".repeat(48)]), 2, "key alone");
+    expect_code(
+        &prelaunch(&["verify", "--report", &rep, "--reference", &p("rv.corim"), "--reference-key", &key, "--measurement-only"]),
+        2,
+        "key for an unsigned file",
+    );
+}
