@@ -92,33 +92,31 @@ impl VcpuList {
     }
 }
 
+/// Each count is 1..=[`MAX_VCPUS`] (a guest has at least one vCPU), and the list, ranges expanded,
+/// holds at most [`MAX_VCPUS`] counts.
 pub fn parse_vcpus(s: &str) -> Result<VcpuList, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
-        let num = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("{t:?} is not a vCPU count"));
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (num(a)?, num(b)?);
-                if a > b {
-                    return Err(format!("range {part} runs backwards"));
-                }
-                if b > MAX_VCPUS {
-                    return Err(format!("{b} vCPUs exceeds the maximum of {MAX_VCPUS}"));
-                }
-                out.extend(a..=b);
+        let num = |t: &str| {
+            let n = t.trim().parse::<u32>().map_err(|_| format!("{t:?} is not a vCPU count"))?;
+            match n {
+                0 => Err("0 vCPUs: a guest has at least one".to_string()),
+                n if n > MAX_VCPUS => Err(format!("{n} vCPUs exceeds the maximum of {MAX_VCPUS}")),
+                n => Ok(n),
             }
-            None => {
-                let n = num(part)?;
-                if n > MAX_VCPUS {
-                    return Err(format!("{n} vCPUs exceeds the maximum of {MAX_VCPUS}"));
-                }
-                out.push(n);
-            }
+        };
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if a > b {
+            return Err(format!("range {part} runs backwards"));
         }
-    }
-    if out.is_empty() {
-        return Err("no vCPU count given".into());
+        if out.len() + (b - a) as usize >= MAX_VCPUS as usize {
+            return Err(format!("{s:?} lists more than {MAX_VCPUS} vCPU counts"));
+        }
+        out.extend(a..=b);
     }
     Ok(VcpuList(out))
 }
@@ -513,6 +511,12 @@ mod tests {
         assert!(parse_vcpus("3-1").is_err());
         assert!(parse_vcpus("x").is_err());
         assert!(parse_vcpus("1-99999").is_err());
+        assert_eq!(parse_vcpus("0").unwrap_err(), "0 vCPUs: a guest has at least one");
+        assert!(parse_vcpus("0-4").is_err());
+        assert_eq!(parse_vcpus("1-4096").unwrap().0.len(), 4096);
+        assert!(parse_vcpus("1-4096,1").unwrap_err().contains("more than 4096"), "the list is bounded, not only each count");
+        assert!(parse_vcpus(&"1-4096,".repeat(1000)).is_err());
+        assert!(parse_vcpus("").is_err());
     }
 
     #[test]

@@ -98,7 +98,10 @@ enum Command {
 
 /// The command line: the derived one, with per-subcommand adjustments derive cannot express.
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommand("load", cmd::load::tweak).mut_subcommand("measure", cmd::measure::tweak)
+    Cli::command()
+        .mut_subcommand("load", cmd::load::tweak)
+        .mut_subcommand("measure", cmd::measure::tweak)
+        .mut_subcommand("verify", cmd::verify::tweak)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {

@@ -4,7 +4,6 @@
 //! retried a bounded number of times), **finish** (the platform's digest), and optionally the
 //! **guest check** (a vCPU reads the loaded bytes back).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prelaunch_measure::Measurement;
@@ -12,20 +11,12 @@ use prelaunch_measure::idblock::IdKey;
 use prelaunch_measure::plan::{CheckedPlan, LaunchPlan, Mode, Operation};
 use serde::Serialize;
 
-use crate::LoadError;
+use crate::error::{LoadError, Unsupported};
 use crate::guest_check::{self, GuestCheckError, GuestCheckReport};
-use crate::kvm::{Vm, VmType};
 use crate::memory::convert::{ConversionPath, HostConversion, convert_with_retry};
-use crate::memory::guest_memfd::GuestMemfdBackend;
-use crate::memory::memfd::MemfdBackend;
 use crate::memory::{MappedRegion, MemoryBackend, MemoryChoice, MemoryError, MemoryKind};
-use crate::platform::hw::snp::{HwSnp, SnpParams};
-use crate::platform::hw::snp_ioctls::KvmSnpIoctls;
-use crate::platform::hw::tdx::HwTdx;
-use crate::platform::hw::tdx_ioctls::KvmTdxIoctls;
-use crate::platform::sim::SimPlatform;
 use crate::platform::sim::faults::SimFaults;
-use crate::platform::{DigestSource, Platform, PlatformError, PopulateCall};
+use crate::platform::{DigestSource, Platform, PopulateCall, select};
 use crate::record::PageRecord;
 
 /// Consecutive populate attempts without progress (EINTR, EAGAIN, zero progress) before giving up.
@@ -47,6 +38,10 @@ pub enum PlatformChoice {
     Hw(Box<HwOptions>),
 }
 
+/// The guest memory a load maps unless told otherwise: launch plans hold firmware and its metadata
+/// (a few MiB), so a plan asking for more is refused before the host is asked for it.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+
 /// How to load.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -54,11 +49,18 @@ pub struct LoadOptions {
     pub platform: PlatformChoice,
     /// Run the guest probe after the launch.
     pub check_guest: bool,
+    /// The most guest memory (bytes, over the regions the plan populates) this load may map.
+    pub max_memory: u64,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { memory: MemoryChoice::Auto, platform: PlatformChoice::Sim(SimFaults::default()), check_guest: false }
+        LoadOptions {
+            memory: MemoryChoice::Auto,
+            platform: PlatformChoice::Sim(SimFaults::default()),
+            check_guest: false,
+            max_memory: DEFAULT_MAX_MEMORY,
+        }
     }
 }
 
@@ -119,6 +121,8 @@ pub struct LoadReport {
     /// Why memory is not guest_memfd (only for `memfd`).
     pub memory_fallback: Option<String>,
     pub regions: Vec<MappedRegion>,
+    /// Regions of the plan that no operation populates, so were never mapped.
+    pub unpopulated_regions: usize,
     pub platform: &'static str,
     pub platform_detail: String,
     pub copied_bytes: u64,
@@ -136,7 +140,8 @@ pub struct LoadReport {
 /// inputs are not the ones it names is refused before any memory is created).
 pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, LoadError> {
     let plan = checked.plan();
-    refuse_unsupported(plan, &opts)?;
+    // Everything unsupported is refused here, before any resource exists.
+    let selection = select::select(plan, &opts)?;
     let mut t = Timings::default();
     let mut clock = Instant::now();
     let mut lap = |slot: &mut Duration| {
@@ -145,11 +150,11 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         clock = now;
     };
 
-    let (vm, mut fallback) = create_vm(plan, &opts)?;
-    let mut platform = make_platform(plan, &opts, vm.as_ref())?;
+    let (vm, mut fallback) = selection.create_vm()?;
+    let mut platform = selection.start_platform(plan, vm.as_ref())?;
     lap(&mut t.create);
 
-    let mut mem = map_memory(plan, &opts, vm, &mut fallback)?;
+    let mut mem = selection.map_memory(vm, &mut fallback)?;
     lap(&mut t.map);
 
     let Phases { copied, conversion, populate, finish: fin } = run_phases(checked, mem.as_mut(), platform.as_mut(), &mut t)?;
@@ -170,6 +175,7 @@ pub fn load(checked: &CheckedPlan<'_>, opts: LoadOptions) -> Result<LoadReport, 
         memory: mem.kind(),
         memory_fallback: if mem.kind() == MemoryKind::Memfd { fallback } else { None },
         regions: mem.regions(),
+        unpopulated_regions: selection.unpopulated,
         platform: platform.name(),
         platform_detail: platform.describe(),
         copied_bytes: copied,
@@ -226,65 +232,6 @@ pub(crate) fn run_phases(
     Ok(Phases { copied, conversion, populate, finish })
 }
 
-/// What the hw platform cannot do, refused before anything is created.
-fn refuse_unsupported(plan: &LaunchPlan, opts: &LoadOptions) -> Result<(), LoadError> {
-    if !matches!(opts.platform, PlatformChoice::Hw(_)) {
-        return Ok(());
-    }
-    let why = if !matches!(plan.mode, Mode::Snp | Mode::Tdx) {
-        format!(
-            "the hw platform launches SEV-SNP and TDX guests; {} launches (KVM_SEV_LAUNCH_UPDATE_DATA) are only modelled, by --platform sim",
-            plan.mode.name()
-        )
-    } else if opts.check_guest {
-        "the guest check reads guest memory with a plain vCPU; a SEV-SNP or TDX guest's memory is private to it (use --platform sim)".into()
-    } else if opts.memory == MemoryChoice::Memfd {
-        "the hw platform needs guest_memfd memory, not memfd".into()
-    } else {
-        return Ok(());
-    };
-    Err(LoadError::Unsupported(why))
-}
-
-/// The VM: of the platform's type for hw; the default type for sim, unless memory is memfd (asked
-/// for, or because /dev/kvm is unusable: the reason is returned).
-fn create_vm(plan: &LaunchPlan, opts: &LoadOptions) -> Result<(Option<Arc<Vm>>, Option<String>), LoadError> {
-    match (&opts.platform, opts.memory) {
-        (PlatformChoice::Hw(_), _) => {
-            let vm_type = if plan.mode == Mode::Snp { VmType::Snp } else { VmType::Tdx };
-            Ok((Some(Arc::new(Vm::create(vm_type)?)), None))
-        }
-        (PlatformChoice::Sim(_), MemoryChoice::Memfd) => Ok((None, Some("--memory memfd was asked for".into()))),
-        (PlatformChoice::Sim(_), choice) => match Vm::create(VmType::Default) {
-            Ok(vm) => Ok((Some(Arc::new(vm)), None)),
-            Err(e) if choice == MemoryChoice::Auto => Ok((None, Some(e.to_string()))),
-            Err(e) => Err(e.into()),
-        },
-    }
-}
-
-/// guest_memfd memory for the VM, or memfd (recording why in `fallback`).
-fn map_memory(
-    plan: &LaunchPlan,
-    opts: &LoadOptions,
-    vm: Option<Arc<Vm>>,
-    fallback: &mut Option<String>,
-) -> Result<Box<dyn MemoryBackend>, LoadError> {
-    let Some(vm) = vm else {
-        return Ok(Box::new(MemfdBackend::create(&plan.regions)?));
-    };
-    let may_fall_back = matches!(opts.platform, PlatformChoice::Sim(_)) && opts.memory == MemoryChoice::Auto;
-    match GuestMemfdBackend::create(vm, &plan.regions) {
-        Ok(m) => Ok(Box::new(m)),
-        Err(e @ MemoryError::Kvm(_)) if may_fall_back => {
-            let m = MemfdBackend::create(&plan.regions)?;
-            *fallback = Some(e.to_string());
-            Ok(Box::new(m))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Copies each source byte once, from its (memory-mapped) input straight into guest memory. Memory
 /// the host cannot write for the guest (private-only guest_memfd) is populated from the inputs instead.
 fn copy_image(plan: &CheckedPlan<'_>, mem: &mut dyn MemoryBackend) -> Result<u64, LoadError> {
@@ -314,7 +261,7 @@ fn convert(plan: &LaunchPlan, platform: &mut dyn Platform, mem: &mut dyn MemoryB
     } else if host.vm_attributes.offered() {
         ConversionPath::VmAttributes
     } else {
-        return Err(LoadError::Unsupported(format!("this host cannot convert guest memory to private: {}", host.describe())));
+        return Err(Unsupported::NoConversion(host.describe()).into());
     };
     let ranges = if path == ConversionPath::NotNeeded { Vec::new() } else { private_ranges(plan) };
     let mut retries = 0;
@@ -327,45 +274,14 @@ fn convert(plan: &LaunchPlan, platform: &mut dyn Platform, mem: &mut dyn MemoryB
     Ok(ConversionReport { path, host, ranges: ranges.len() as u64, retries })
 }
 
-fn make_platform(plan: &LaunchPlan, opts: &LoadOptions, vm: Option<&Arc<Vm>>) -> Result<Box<dyn Platform>, LoadError> {
-    let hw = match &opts.platform {
-        PlatformChoice::Sim(faults) => return Ok(Box::new(SimPlatform::new(plan, faults.clone()))),
-        PlatformChoice::Hw(hw) => hw,
-    };
-    let vm = vm.ok_or_else(|| LoadError::Unsupported("the hw platform needs a KVM VM".into()))?;
-    let start = |source| LoadError::Platform { phase: "create", source };
-    match plan.mode {
-        Mode::Snp => {
-            let Some(Measurement::Sha384(expected)) = hw.expected else {
-                return Err(LoadError::Unsupported(
-                    "the hw platform needs the expected SNP launch digest (SHA-384) for the ID block".into(),
-                ));
-            };
-            let snp = plan
-                .snp
-                .as_ref()
-                .ok_or_else(|| LoadError::Unsupported("the plan has no SNP launch parameters (policy, guest features)".into()))?;
-            let params = SnpParams { policy: snp.policy, guest_features: snp.guest_features, expected, id_key: hw.id_key.clone() };
-            let io = KvmSnpIoctls::open(vm.clone()).map_err(start)?;
-            Ok(Box::new(HwSnp::start(io, params).map_err(start)?))
-        }
-        Mode::Tdx => {
-            let tdx = plan.tdx.unwrap_or_default();
-            let hob = tdx.td_hob_gpa.ok_or_else(|| {
-                LoadError::Unsupported("the TD HOB's GPA is unknown: the firmware's TDVF metadata has no TD_HOB section".into())
-            })?;
-            let order = tdx.page_order;
-            Ok(Box::new(HwTdx::start(KvmTdxIoctls::new(vm.clone()), order, hob).map_err(start)?))
-        }
-        m => Err(LoadError::Unsupported(format!("the hw platform cannot launch {} guests", m.name()))),
-    }
-}
-
 /// The guest-memory ranges the plan populates, merged where contiguous inside one region.
 fn private_ranges(plan: &LaunchPlan) -> Vec<(u64, u64)> {
     let mut ops: Vec<&Operation> = plan.operations.iter().filter(|o| !o.is_vmsa()).collect();
     ops.sort_by_key(|o| o.gpa);
-    let region_of = |gpa: u64| plan.regions.iter().position(|r| r.contains(gpa, 1));
+    let mut starts: Vec<u64> = plan.regions.iter().map(|r| r.gpa).collect();
+    starts.sort_unstable();
+    // The check put every operation inside one region: the last starting at or below it.
+    let region_of = |gpa: u64| starts.partition_point(|&s| s <= gpa);
     let mut out: Vec<(u64, u64)> = Vec::new();
     for op in ops {
         match out.last_mut() {
@@ -394,10 +310,7 @@ pub(crate) fn populate_op(
         let fail = |source| LoadError::Populate { op: op_index, kind: op.kind, gpa: call.gpa(), source };
         let last = match platform.populate(&call, mem) {
             Ok(n) if n > call.remaining() => {
-                return Err(fail(PlatformError::Unsupported(format!(
-                    "the platform reported {n:#x} bytes done of {:#x}",
-                    call.remaining()
-                ))));
+                return Err(LoadError::Unsupported(Unsupported::Overreported { done: n, asked: call.remaining() }));
             }
             Ok(0) => "no progress".to_owned(),
             Ok(n) => {

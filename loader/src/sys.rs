@@ -63,9 +63,31 @@ pub fn errno_name(errno: i32) -> String {
         libc::ENOSYS => "ENOSYS",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::ENXIO => "ENXIO",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
         _ => return format!("errno {errno}"),
     };
     name.to_owned()
+}
+
+/// What to do about the errors a large plan runs into: each populated region holds a file
+/// descriptor (guest_memfd or memfd) and its memory.
+pub fn errno_hint(errno: i32) -> &'static str {
+    match errno {
+        libc::EMFILE | libc::ENFILE => {
+            " (too many open files: the load holds one file descriptor per populated region; raise the limit, e.g. `ulimit -n`)"
+        }
+        libc::ENOMEM => " (out of memory: the host cannot back the plan's regions; see --max-guest-memory)",
+        _ => "",
+    }
+}
+
+/// An OS error by its errno name, with [`errno_hint`]; other I/O errors as they are.
+pub fn describe_os_error(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{}{}", errno_name(n), errno_hint(n)),
+        None => e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +108,14 @@ mod tests {
     fn errno_names() {
         assert_eq!(errno_name(libc::ENOTTY), "ENOTTY");
         assert_eq!(errno_name(9999), "errno 9999");
+    }
+
+    #[test]
+    fn resource_errors_are_named_with_what_to_do() {
+        let emfile = describe_os_error(&std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(emfile.starts_with("EMFILE (too many open files") && emfile.contains("ulimit -n"), "{emfile}");
+        let enomem = describe_os_error(&std::io::Error::from_raw_os_error(libc::ENOMEM));
+        assert!(enomem.starts_with("ENOMEM (out of memory") && enomem.contains("--max-guest-memory"), "{enomem}");
+        assert_eq!(describe_os_error(&std::io::Error::other("x")), "x");
     }
 }

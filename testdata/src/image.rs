@@ -204,6 +204,21 @@ impl ImageBuilder {
         }
     }
 
+    /// Like [`ImageBuilder::ovmf_like`], but the first SEV metadata item and the first TDVF TempMem
+    /// section each end exactly at the 2 MiB boundary 0x800000 where the next one starts: a valid
+    /// image whose consecutive zero runs touch across two 2 MiB regions of the layout.
+    pub fn touching_2m(size: usize) -> ImageBuilder {
+        let mut b = ImageBuilder::ovmf_like(size);
+        if let Some(items) = &mut b.sev_metadata {
+            items.insert(0, SevItem::new(0x7ff000, 0x1000, SevKind::SEC_MEM));
+        }
+        if let Some(secs) = &mut b.tdvf {
+            let at = secs.iter().position(|s| s.gpa == 0x800000).unwrap_or(secs.len());
+            secs.insert(at, TdvfSection::memory(TdvfType::TEMP_MEM, 0x7fe000, 0x2000, 0));
+        }
+        b
+    }
+
     /// A TDVF image with nothing SEV: the footer table holds only the TDX entry. Sections as in
     /// [`ImageBuilder::ovmf_like`].
     pub fn tdvf_only(size: usize) -> ImageBuilder {

@@ -21,7 +21,7 @@ use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::error::{CliError, Context};
+use crate::error::{CliError, Context, usage};
 use crate::launch::parse_int;
 use crate::output::{Out, Style, print_json};
 use crate::{err, errln, outln};
@@ -48,12 +48,16 @@ pub struct DiagnoseArgs {
     /// Largest vCPU count searched.
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=MAX_VCPUS as i64))]
     pub max_vcpus: u32,
-    /// Further guest feature values to try (besides the common ones).
-    #[arg(long, value_name = "VALUE", value_parser = parse_int, num_args = 1..)]
+    /// Further guest feature values to try (besides the common ones); at most 64.
+    #[arg(long, value_name = "VALUE", value_parser = parse_int, num_args = 1..=MAX_EXTRA_FEATURES)]
     pub guest_features: Vec<u64>,
     #[arg(long)]
     pub json: bool,
 }
+
+/// Each further guest feature value multiplies the search (one walk per VMM, vCPU type and kernel
+/// choice): the list is bounded.
+pub const MAX_EXTRA_FEATURES: usize = 64;
 
 /// One candidate (all but the vCPU count, which each walk covers).
 #[derive(Debug, Clone)]
@@ -65,6 +69,10 @@ struct Candidate {
 }
 
 pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
+    // num_args bounds one occurrence; the option may be repeated.
+    if a.guest_features.len() > MAX_EXTRA_FEATURES {
+        return usage(format!("{} --guest-features values; at most {MAX_EXTRA_FEATURES}", a.guest_features.len()));
+    }
     let (_, ev) = crate::cmd::verify::read_evidence(&a.report)?;
     let target = *ev.launch_measurement();
     let fw_file = Input::open(&a.ovmf, Kind::FIRMWARE)?;

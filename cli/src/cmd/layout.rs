@@ -5,7 +5,7 @@ use prelaunch_measure::digest;
 use prelaunch_measure::plan::{PAGE_SIZE, Source, stats};
 use serde_json::json;
 
-use crate::error::CliError;
+use crate::error::{CliError, usage};
 use crate::launch::{Files, LaunchArgs};
 use crate::outln;
 use crate::output::{Out, Style, hex, print_json};
@@ -20,6 +20,10 @@ pub struct LayoutArgs {
 }
 
 pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
+    // A plan holds one vCPU count; a list would silently lay out its largest.
+    if a.launch.vcpus.as_ref().is_some_and(|v| !v.is_single()) {
+        return usage("layout shows one plan: give --vcpus a single count (`measure --vcpus 1,8` gives a digest per count)");
+    }
     let files = Files::default();
     let launch = a.launch.build(out, &files)?;
     let d = digest::fold_observed(&launch.plan, launch.resume, None)

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use prelaunch_files::{Input, Kind, show};
 use prelaunch_loader::guest_check::GuestCheckReport;
+use prelaunch_loader::load::DEFAULT_MAX_MEMORY;
 use prelaunch_loader::memory::convert::ConversionPath;
 use prelaunch_loader::platform::DigestSource;
 use prelaunch_loader::record::{Difference, first_difference};
@@ -74,10 +75,16 @@ pub struct LoadArgs {
     /// one line each, whether and how each can launch; no launch arguments are needed.
     #[arg(long)]
     pub probe: bool,
+    /// The most guest memory (bytes, over the regions the plan populates) the load may map.
+    #[arg(long, value_name = "BYTES", value_parser = parse_int, default_value_t = DEFAULT_MAX_MEMORY, hide_short_help = true)]
+    pub max_guest_memory: u64,
     /// sim fault injection, for testing: partial=PAGES, eintr=EVERY, eagain=EVERY, corrupt=GPA.
     #[arg(long, value_name = "FAULT", hide = true)]
     pub sim_fault: Vec<String>,
 }
+
+/// At most this many `--sim-fault`s (each one a test's deliberate fault, a handful in practice).
+pub const MAX_SIM_FAULTS: usize = 64;
 
 /// A plan from `--plan` and the files named for its inputs. The strict check (inputs' sizes and
 /// SHA-256 included) runs when it becomes a [`CheckedPlan`](prelaunch_loader::CheckedPlan).
@@ -135,7 +142,9 @@ fn add_fault(faults: &mut SimFaults, spec: &str) -> Result<(), CliError> {
     let n = parse_int(value).map_err(bad)?;
     let every = || u32::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| bad("expected a count from 1".into()));
     match name.trim() {
-        "partial" => faults.partial_pages = Some(n.max(1)),
+        // Zero pages per call would be no progress at all, not a partial call: refused, not rounded.
+        "partial" if n == 0 => return Err(bad("expected a page count from 1".into())),
+        "partial" => faults.partial_pages = Some(n),
         "eintr" => faults.eintr_every = Some(every()?),
         "eagain" => faults.eagain_every = Some(every()?),
         "corrupt" => faults.corrupt.push(n),
@@ -158,12 +167,18 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
         }
         return super::probe::run(a.json, out);
     }
+    if a.sim_fault.len() > MAX_SIM_FAULTS {
+        return usage(format!("{} --sim-fault options; at most {MAX_SIM_FAULTS}", a.sim_fault.len()));
+    }
     let mut faults = SimFaults::default();
     for f in &a.sim_fault {
         add_fault(&mut faults, f)?;
     }
     if a.platform == PlatformArg::Hw && !faults.is_empty() {
         return usage("--sim-fault only applies to --platform sim");
+    }
+    if a.platform == PlatformArg::Sim && a.id_key.is_some() {
+        return usage("--id-key signs the ID block of a --platform hw SNP launch; the sim platform takes none");
     }
     let files = Files::default();
     let checked = match &a.plan {
@@ -203,7 +218,8 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
         MemoryArg::GuestMemfd => MemoryChoice::GuestMemfd,
         MemoryArg::Memfd => MemoryChoice::Memfd,
     };
-    let report = prelaunch_loader::load(&checked, LoadOptions { memory, platform, check_guest: a.check_guest })
+    let opts = LoadOptions { memory, platform, check_guest: a.check_guest, max_memory: a.max_guest_memory };
+    let report = prelaunch_loader::load(&checked, opts)
         .map_err(|e| CliError::Failed(format!("--platform {}: {e}", if a.platform == PlatformArg::Hw { "hw" } else { "sim" })))?;
     if report.memory == MemoryKind::Memfd {
         // Loud on purpose (even with -q): the guest_memfd path was not exercised.
@@ -245,6 +261,7 @@ fn json_report(r: &LoadReport, expected: &Measurement, from: &str, matched: Opti
         "memory": r.memory.name(),
         "memory_fallback": r.memory_fallback,
         "regions": r.regions,
+        "unpopulated_regions": r.unpopulated_regions,
         "platform": r.platform,
         "platform_detail": r.platform_detail,
         "copied_bytes": r.copied_bytes,
@@ -260,6 +277,12 @@ fn print_human(out: &Out, r: &LoadReport, expected: &Measurement, from: &str, ma
     let b = |s: &str| out.paint(Style::Bold, s);
     let memory = match &r.memory_fallback {
         Some(why) => out.paint(Style::Warn, &format!("memfd (NOT guest_memfd: {why})")),
+        None if r.unpopulated_regions > 0 => format!(
+            "{} ({} regions, 2 MiB-aligned host mappings; {} regions nothing populates were not mapped)",
+            r.memory.name(),
+            r.regions.len(),
+            r.unpopulated_regions
+        ),
         None => format!("{} ({} regions, 2 MiB-aligned host mappings)", r.memory.name(), r.regions.len()),
     };
     outln!("{}     {memory}", b("memory"));

@@ -120,6 +120,12 @@ pub fn read_evidence(path: &std::path::Path) -> Result<(Input, Evidence), CliErr
     Ok((f, ev))
 }
 
+/// `--expect` replaces the launch arguments, so `--mode` is required only without it (derive
+/// cannot say so for a flattened optional group).
+pub fn tweak(cmd: clap::Command) -> clap::Command {
+    cmd.mut_arg("mode", |a| a.required(false).required_unless_present("expect"))
+}
+
 pub fn parse_expected(hex_str: &str) -> Result<Vec<u8>, CliError> {
     let b = hex::decode(hex_str.trim().trim_start_matches("0x"))
         .map_err(|e| CliError::Usage(format!("--expect {hex_str:?}: not hex ({e})")))?;

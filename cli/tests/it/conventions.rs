@@ -14,6 +14,15 @@ fn usage_errors_exit_2_and_name_the_problem() {
         (vec!["measure", "--mode", "sev", "--initrd", "i", "--ovmf", "x"], "--kernel"),
         (vec!["measure", "--mode", "snp", "--vcpus", "3-1", "--vcpu-type", "EPYC", "--ovmf", "x"], "backwards"),
         (vec!["measure", "--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", "x"], "--svsm"),
+        (vec!["measure", "--mode", "snp", "--vcpus", "0", "--vcpu-type", "EPYC", "--ovmf", "x"], "at least one"),
+        (vec!["measure", "--mode", "seves", "--vcpus", "0-2", "--vcpu-type", "EPYC", "--ovmf", "x"], "at least one"),
+        (vec!["measure", "--mode", "snp", "--vcpus", "1-4096,1-8", "--vcpu-type", "EPYC", "--ovmf", "x"], "more than 4096"),
+        (vec!["layout", "--mode", "snp", "--vcpus", "1,8", "--vcpu-type", "EPYC", "--ovmf", "x"], "single count"),
+        (vec!["verify", "--report", "r"], "--mode"),
+        (
+            vec!["load", "--platform", "sim", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", "x", "--id-key", "k"],
+            "--id-key",
+        ),
         (vec!["inspect"], "FIRMWARE"),
         (vec!["bogus"], "bogus"),
     ] {

@@ -83,8 +83,16 @@ fn a_precomputed_firmware_digest_cannot_be_loaded() {
 }
 
 #[test]
+fn fault_lists_are_bounded() {
+    let many: Vec<&str> = std::iter::repeat_n(["--sim-fault", "corrupt=0x1000"], 65).flatten().collect();
+    let (o, _) = load_json(&snp(&many));
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("at most 64"), "{}", stderr(&o));
+}
+
+#[test]
 fn bad_fault_specs_are_usage_errors() {
-    for spec in ["eintr=0", "bogus=1", "partial", "corrupt=xyz"] {
+    for spec in ["eintr=0", "bogus=1", "partial", "corrupt=xyz", "partial=0"] {
         let (o, _) = load_json(&snp(&["--sim-fault", spec]));
         assert_eq!(o.status.code(), Some(2), "{spec}: {}", show(&o));
         assert!(stderr(&o).contains("--sim-fault"), "{spec}: {}", stderr(&o));

@@ -2,6 +2,7 @@
 //! one statically linked binary per file cost more than compiling them.
 
 mod common;
+mod contract;
 mod conventions;
 mod event_log;
 mod evidence_forged;

@@ -61,7 +61,12 @@ impl GuestMemfdBackend {
 
     fn add_region(&mut self, slot: u32, r: &Region, flags: u64) -> Result<(), MemoryError> {
         let len = region_size(r)?;
-        let ioctl_err = |what, errno: i32| MemoryError::Ioctl { region: r.name.clone(), gpa: r.gpa, what, errno: errno_name(errno) };
+        let ioctl_err = |what, errno: i32| MemoryError::Ioctl {
+            region: r.name.clone(),
+            gpa: r.gpa,
+            what,
+            errno: format!("{}{}", errno_name(errno), crate::sys::errno_hint(errno)),
+        };
         let size = r.gmem_offset.checked_add(r.size).ok_or_else(|| MemoryError::Region {
             region: r.name.clone(),
             gpa: r.gpa,
@@ -95,13 +100,13 @@ impl GuestMemfdBackend {
         let info =
             MappedRegion { name: r.name.clone(), gpa: r.gpa, size: r.size, host_addr: map.addr(), gmem_offset: r.gmem_offset, slot: None };
         // Kept before binding so that Drop unmaps it whatever happens next.
-        self.maps.entries.push((info, map));
+        let at = self.maps.push(info, map);
         self.fds.push(fd);
         // SAFETY: userspace_addr is a mapping of `memory_size` bytes owned by this backend; the slot is
         // deleted in Drop before the mapping goes. KVM only accesses it while the VM runs a vCPU or
         // populates memory, which the loader does while this backend is alive.
         unsafe { self.vm.fd().set_user_memory_region2(slot_def) }.map_err(|e| ioctl_err("KVM_SET_USER_MEMORY_REGION2", e.errno()))?;
-        if let Some((info, _)) = self.maps.entries.last_mut() {
+        if let Some((info, _)) = self.maps.entries_mut().get_mut(at) {
             info.slot = Some(slot);
         }
         Ok(())
@@ -163,7 +168,7 @@ impl MemoryBackend for GuestMemfdBackend {
 
     fn convert_once(&mut self, gpa: u64, len: u64) -> Result<(), ConvertError> {
         let (i, _) = self.maps.find(gpa, len).ok_or_else(|| ConvertError::Unsupported(format!("no region holds [{gpa:#x}, +{len:#x})")))?;
-        let region = &self.maps.entries[i].0;
+        let region = &self.maps.entries()[i].0;
         if self.host.attributes2.offered() {
             let offset = region.gmem_offset + (gpa - region.gpa);
             let mut a = KvmMemoryAttributes2 { offset, size: len, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE, ..Default::default() };
@@ -194,7 +199,7 @@ impl MemoryBackend for GuestMemfdBackend {
 
 impl Drop for GuestMemfdBackend {
     fn drop(&mut self) {
-        for (info, _) in &self.maps.entries {
+        for (info, _) in self.maps.entries() {
             if let Some(slot) = info.slot {
                 let delete = kvm_userspace_memory_region2 { slot, ..Default::default() };
                 // SAFETY: a zero-sized region deletes the slot; no host memory is referenced.

@@ -43,7 +43,7 @@ impl MemfdBackend {
             // The mapping keeps the file alive; the descriptor is closed when `fd` drops here.
             let map = AlignedMapping::map_shared(fd.as_fd(), 0, len, MAP_ALIGN, true).map_err(|e| err("mmap", e))?;
             let info = MappedRegion { name: r.name.clone(), gpa: r.gpa, size: r.size, host_addr: map.addr(), gmem_offset: 0, slot: None };
-            maps.entries.push((info, map));
+            maps.push(info, map);
         }
         Ok(MemfdBackend { maps, host: HostConversion::none("memfd memory, no KVM VM") })
     }

@@ -51,7 +51,8 @@ pub enum MemoryChoice {
 /// Why guest memory cannot be set up or used.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
-    #[error("region {region} at {gpa:#x}: {what}: {source}")]
+    /// An OS call on a region failed; EMFILE and ENOMEM say what to do.
+    #[error("region {region} at {gpa:#x}: {what}: {}", crate::sys::describe_os_error(source))]
     Region { region: String, gpa: u64, what: &'static str, source: io::Error },
     #[error("region {region} at {gpa:#x}: {what}: {errno}")]
     Ioctl { region: String, gpa: u64, what: &'static str, errno: String },
@@ -107,16 +108,32 @@ pub trait MemoryBackend {
     }
 }
 
-/// Mapped regions with address lookup, shared by the backends.
+/// Mapped regions with address lookup, shared by the backends. Entries are kept sorted by GPA
+/// (regions are disjoint), so a lookup, done for every page populated, is a binary search.
 #[derive(Debug, Default)]
 pub(crate) struct RegionMaps {
-    pub(crate) entries: Vec<(MappedRegion, AlignedMapping)>,
+    entries: Vec<(MappedRegion, AlignedMapping)>,
 }
 
 impl RegionMaps {
+    /// Adds a mapped region, keeping the order; its index now.
+    pub(crate) fn push(&mut self, region: MappedRegion, map: AlignedMapping) -> usize {
+        let at = self.entries.partition_point(|(r, _)| r.gpa < region.gpa);
+        self.entries.insert(at, (region, map));
+        at
+    }
+
+    pub(crate) fn entries(&self) -> &[(MappedRegion, AlignedMapping)] {
+        &self.entries
+    }
+
+    pub(crate) fn entries_mut(&mut self) -> &mut [(MappedRegion, AlignedMapping)] {
+        &mut self.entries
+    }
+
     pub(crate) fn find(&self, gpa: u64, len: u64) -> Option<(usize, usize)> {
-        let i = self.entries.iter().position(|(r, _)| r.contains(gpa, len))?;
-        Some((i, (gpa - self.entries[i].0.gpa) as usize))
+        let i = self.entries.partition_point(|(r, _)| r.gpa <= gpa).checked_sub(1)?;
+        self.entries[i].0.contains(gpa, len).then(|| (i, (gpa - self.entries[i].0.gpa) as usize))
     }
 
     pub(crate) fn bytes(&self, gpa: u64, len: u64) -> Option<&[u8]> {

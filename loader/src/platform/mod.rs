@@ -6,10 +6,12 @@
 //! - [`hw`]: the real KVM paths (SNP: KVM_SEV_INIT2, SNP_LAUNCH_START/UPDATE/FINISH with an ID block;
 //!   TDX: KVM_TDX_INIT_VM/INIT_VCPU/INIT_MEM_REGION/FINALIZE_VM) over a small ioctl trait.
 //!
-//! The loader drives both the same way: one [`Platform::populate`] call per attempt, resuming after
+//! [`select::select`] decides which one (and which VM and memory) a load uses, refusing what cannot
+//! work before anything is created. The loader drives both the same way: one [`Platform::populate`] call per attempt, resuming after
 //! partial progress and retrying EINTR/EAGAIN a bounded number of times.
 
 pub mod hw;
+pub mod select;
 pub mod sim;
 
 use prelaunch_measure::Measurement;

@@ -53,8 +53,11 @@ fn the_guest_probe_sees_a_byte_changed_in_guest_memory() {
     // Page 3 of the firmware samples the word at offset 3 * 264 & 0xff8 = 0x318.
     let target = plan.operations[0].gpa + 3 * 4096 + 0x318 + 2;
     let faults = SimFaults { corrupt: vec![target], ..Default::default() };
-    let r =
-        load(checked, LoadOptions { memory: MemoryChoice::GuestMemfd, platform: PlatformChoice::Sim(faults), check_guest: true }).unwrap();
+    let r = load(
+        checked,
+        LoadOptions { memory: MemoryChoice::GuestMemfd, platform: PlatformChoice::Sim(faults), check_guest: true, ..Default::default() },
+    )
+    .unwrap();
     let g = r.guest_check.unwrap();
     let bad = g.first_mismatch().expect("the vCPU read the changed byte");
     assert_eq!(bad.gpa, plan.operations[0].gpa);

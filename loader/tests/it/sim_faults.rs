@@ -13,7 +13,7 @@ use prelaunch_measure::plan::{InputKind, InputProblem, Inputs, Mode, PageOrder, 
 use prelaunch_testdata::ImageBuilder;
 
 fn run(plan: &CheckedPlan<'_>, faults: SimFaults) -> Result<LoadReport, LoadError> {
-    load(plan, LoadOptions { memory: MemoryChoice::Memfd, platform: PlatformChoice::Sim(faults), check_guest: false })
+    load(plan, LoadOptions { memory: MemoryChoice::Memfd, platform: PlatformChoice::Sim(faults), ..Default::default() })
 }
 
 fn plans(fw: &[u8]) -> Vec<(&'static str, CheckedPlan<'_>)> {
@@ -35,6 +35,21 @@ fn sim_digest_equals_the_fold_in_every_mode() {
         assert_eq!(r.digest, Some(want), "{name}");
         assert_eq!(r.memory, prelaunch_loader::MemoryKind::Memfd);
         assert!(r.populate.partial == 0 && r.populate.retries == 0, "{name}: {:?}", r.populate);
+    }
+}
+
+#[test]
+fn sections_touching_at_a_2mib_boundary_load_to_the_folds_digest() {
+    // Two zero runs (SEV metadata) and two TempMem sections (TDVF) meet at 0x800000, where the
+    // layout starts a new region: the runs must stop there, and every mode must load.
+    let fw = ImageBuilder::touching_2m(256 << 10).seed(10).build();
+    for (name, plan) in plans(&fw) {
+        if matches!(plan.mode, Mode::Snp | Mode::Tdx) {
+            let starts: Vec<u64> = plan.regions.iter().map(|r| r.gpa).collect();
+            assert!(starts.contains(&0x60_0000) && starts.contains(&0x80_0000), "{name}: {starts:#x?}");
+        }
+        let r = run(&plan, SimFaults::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.digest, Some(digest::fold(&plan)), "{name}");
     }
 }
 

@@ -6,7 +6,7 @@ use prelaunch_testdata::corrupt::parse_u64;
 use prelaunch_testdata::{Corruption, ImageBuilder, Stress, random_snp_layout, random_tdx_layout};
 
 const USAGE: &str = "\
-usage: gen-image --preset ovmf|amdsev|tdvf|svsm [--size BYTES] [--seed N] [OPTIONS]
+usage: gen-image --preset ovmf|amdsev|tdvf|svsm|touching [--size BYTES] [--seed N] [OPTIONS]
        gen-image --random-snp SEED [OPTIONS]
        gen-image --random-tdx SEED [OPTIONS]
        gen-image --stress sev-overlap|sev-disjoint|tdvf-overlap|tdvf-disjoint|tdvf-legacy|tdvf-zeros|sev-large|tdvf-large
@@ -124,8 +124,9 @@ fn run(a: Args) -> Result<(), String> {
             "amdsev" => ImageBuilder::amdsev_like(a.size),
             "tdvf" => ImageBuilder::tdvf_only(a.size),
             "svsm" => ImageBuilder::svsm_like(a.size),
+            "touching" => ImageBuilder::touching_2m(a.size),
             other => {
-                return Err(format!("unknown preset {other:?} (ovmf, amdsev, tdvf, svsm)"));
+                return Err(format!("unknown preset {other:?} (ovmf, amdsev, tdvf, svsm, touching)"));
             }
         }
         .seed(a.seed),

@@ -14,7 +14,7 @@ mod snp;
 mod tdx;
 
 use prelaunch_measure::hash::{Sha384, Sha384Digest};
-use prelaunch_measure::plan::{LaunchPlan, Mode, PAGE_SIZE};
+use prelaunch_measure::plan::{LaunchPlan, Mode, PAGE_SIZE, Region};
 use rayon::prelude::*;
 
 use self::faults::{Every, SimFaults};
@@ -73,8 +73,8 @@ pub struct SimPlatform {
 }
 
 impl SimPlatform {
-    /// A fresh launch of `plan`'s mode over its regions (every page shared).
-    pub fn new(plan: &LaunchPlan, faults: SimFaults) -> Self {
+    /// A fresh launch of `plan`'s mode over `regions` (the ones mapped; every page shared).
+    pub fn new(plan: &LaunchPlan, regions: &[Region], faults: SimFaults) -> Self {
         let model = match plan.mode {
             Mode::Snp => Model::Snp(snp::SnpFirmware::default()),
             Mode::Sev | Mode::SevEs => Model::Sev(sev::SevFirmware::new(plan.mode == Mode::SevEs)),
@@ -83,7 +83,7 @@ impl SimPlatform {
         SimPlatform {
             mode: plan.mode,
             model,
-            pages: PageStates::new(&plan.regions),
+            pages: PageStates::new(regions),
             faults,
             populate_attempts: Every::default(),
             convert_attempts: Every::default(),
@@ -102,13 +102,7 @@ impl Platform for SimPlatform {
         match &self.model {
             Model::Snp(_) => "software model of the AMD SEV-SNP firmware".into(),
             Model::Sev(s) => format!("software model of the AMD {} firmware", if s.es { "SEV-ES" } else { "SEV" }),
-            Model::Tdx(t) => format!(
-                "software model of the TDX module ({} page order)",
-                match t.order {
-                    prelaunch_measure::plan::PageOrder::Single => "single-pass",
-                    prelaunch_measure::plan::PageOrder::TwoPass => "two-pass",
-                }
-            ),
+            Model::Tdx(t) => format!("software model of the TDX module ({} page order)", t.order.describe()),
         }
     }
 
@@ -200,7 +194,7 @@ mod tests {
         for mode in ["snp", "tdx"] {
             let p = plan(mode);
             let m = mem(&p);
-            let mut sim = SimPlatform::new(&p, SimFaults::default());
+            let mut sim = SimPlatform::new(&p, &p.regions, SimFaults::default());
             let kind = if mode == "snp" { OpKind::Normal } else { OpKind::TdxAddExtend };
             let op = Operation::new(RAM, 0x2000, kind, Source::None);
             let e = sim.populate(&call(&op, None), &m).unwrap_err().to_string();
@@ -224,7 +218,7 @@ mod tests {
     fn refuses_special_pages_that_are_not_single_4k_pages() {
         let p = plan("snp");
         let m = mem(&p);
-        let mut sim = SimPlatform::new(&p, SimFaults::default());
+        let mut sim = SimPlatform::new(&p, &p.regions, SimFaults::default());
         sim.convert_private(RAM, 0x4000).unwrap();
         for kind in [OpKind::Secrets, OpKind::Cpuid] {
             let op = Operation::new(RAM, 0x2000, kind, Source::None);
@@ -248,7 +242,7 @@ mod tests {
         let mut m = mem(&p);
         let op = Operation::new(RAM, 0x1000, OpKind::Normal, Source::None);
         let digest_with = |m: &MemfdBackend| {
-            let mut sim = SimPlatform::new(&p, SimFaults::default());
+            let mut sim = SimPlatform::new(&p, &p.regions, SimFaults::default());
             sim.convert_private(RAM, 0x1000).unwrap();
             sim.populate(&call(&op, None), m).unwrap();
             let f = sim.finish().unwrap();
@@ -264,7 +258,7 @@ mod tests {
     #[test]
     fn modelled_conversion_stops_halfway_with_eagain_when_told() {
         let p = plan("tdx");
-        let mut sim = SimPlatform::new(&p, SimFaults { eagain_every: Some(2), ..Default::default() });
+        let mut sim = SimPlatform::new(&p, &p.regions, SimFaults { eagain_every: Some(2), ..Default::default() });
         sim.convert_private(RAM, 0x1000).unwrap();
         assert_eq!(sim.convert_private(RAM + 0x1000, 0x4000), Err(ConvertError::Again { at_gpa: RAM + 0x3000 }));
         assert_eq!(sim.pages.get(RAM + 0x2000), Some(pages::PageState::Private));

@@ -19,7 +19,7 @@ pub enum NotPopulatable {
     AlreadyPopulated,
 }
 
-/// The state of every page of the plan's regions.
+/// The state of every page of the mapped regions (sorted by GPA, so a lookup is a binary search).
 #[derive(Debug, Clone)]
 pub struct PageStates {
     regions: Vec<(u64, Vec<PageState>)>,
@@ -27,15 +27,27 @@ pub struct PageStates {
 
 impl PageStates {
     pub fn new(regions: &[Region]) -> Self {
-        PageStates { regions: regions.iter().map(|r| (r.gpa, vec![PageState::Shared; (r.size / PAGE_SIZE) as usize])).collect() }
+        let mut regions: Vec<(u64, Vec<PageState>)> =
+            regions.iter().map(|r| (r.gpa, vec![PageState::Shared; (r.size / PAGE_SIZE) as usize])).collect();
+        regions.sort_by_key(|r| r.0);
+        PageStates { regions }
+    }
+
+    /// The region that would hold `gpa`: the last starting at or below it.
+    fn region(&self, gpa: u64) -> Option<(usize, usize)> {
+        let i = self.regions.partition_point(|r| r.0 <= gpa).checked_sub(1)?;
+        let page = usize::try_from((gpa - self.regions[i].0) / PAGE_SIZE).ok()?;
+        (page < self.regions[i].1.len()).then_some((i, page))
     }
 
     fn slot(&mut self, gpa: u64) -> Option<&mut PageState> {
-        self.regions.iter_mut().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get_mut((off / PAGE_SIZE) as usize)))
+        let (i, page) = self.region(gpa)?;
+        self.regions[i].1.get_mut(page)
     }
 
     pub fn get(&self, gpa: u64) -> Option<PageState> {
-        self.regions.iter().find_map(|(base, pages)| gpa.checked_sub(*base).and_then(|off| pages.get((off / PAGE_SIZE) as usize)).copied())
+        let (i, page) = self.region(gpa)?;
+        self.regions[i].1.get(page).copied()
     }
 
     /// Marks `[gpa, gpa + len)` private (populated pages stay populated). `None` if any page lies
