@@ -11,6 +11,7 @@ mod descriptors;
 mod error;
 mod kernel_kind;
 mod launch;
+mod numbers;
 mod output;
 
 use clap::{CommandFactory, FromArgMatches, Subcommand, ValueEnum};

@@ -9,8 +9,8 @@ use crate::report::read::{Fields, Truncated, hex_serde};
 pub const ID_BLOCK_LEN: usize = 96;
 /// The only VERSION the PSP accepts.
 pub const ID_BLOCK_VERSION: u32 = 1;
-/// SMT allowed plus the must-be-one bit 16, ABI 0.0: sev-snp-measure's and QEMU's default.
-pub const DEFAULT_POLICY: u64 = 0x30000;
+/// The guest policy an ID block carries unless told otherwise: the one definition, in `snp::policy`.
+pub use crate::snp::policy::DEFAULT_POLICY;
 
 const LD: usize = 0;
 const FAMILY_ID: usize = 48;

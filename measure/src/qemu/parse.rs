@@ -268,7 +268,7 @@ fn build(seen: Seen) -> Result<QemuLaunch, QemuError> {
     };
     let vcpus = u32::try_from(vcpus)
         .ok()
-        .filter(|&v| (1..=4096).contains(&v))
+        .filter(|&v| (1..=crate::plan::MAX_VCPUS).contains(&v))
         .ok_or_else(|| QemuError::Unsupported(format!("-smp: {vcpus} vCPUs")))?;
     Ok(QemuLaunch {
         machine: machine.implied.clone().unwrap_or_else(|| "pc".into()),

@@ -26,7 +26,7 @@ use std::rc::Rc;
 use crate::kvm::uapi::{GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ATTRIBUTE_PRIVATE, KvmMemoryAttributes2};
 use crate::memory::mapping::AlignedMapping;
 
-pub(crate) const PAGE: u64 = 4096;
+pub(crate) const PAGE: u64 = prelaunch_measure::PAGE_SIZE;
 
 /// Which kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
