@@ -342,14 +342,12 @@ impl LaunchArgs {
         let fw = FirmwareImage::parse(firmware).in_file(&fw_path)?;
         let vcpus = self.vcpus.clone().unwrap_or(VcpuList(vec![1]));
         let vcpu_sig = self.vcpu_sig();
-        let payload = self.payload(out)?;
+        // TDX measures the payload into RTMRs (SHA-384, Authenticode), not as SEV kernel hashes.
+        let payload = if self.mode == ModeArg::Tdx { None } else { self.payload(out)? };
         let mut svsm_file = None;
         let mut vars = None;
         let mut plan = match self.mode {
             ModeArg::Tdx => {
-                if payload.is_some() {
-                    out.warn("--kernel, --initrd and --append do not enter MRTD (they are measured into RTMRs at boot); MRTD is computed without them");
-                }
                 let policy = TdxPolicy { page_order: self.tdx_page_order.0, page_aug: self.tdx_page_aug.0 };
                 plan::tdx::build(&fw, policy).in_file(&fw_path)?
             }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod appraise;
+pub mod authenticode;
 pub mod digest;
 pub mod error;
 pub mod eventlog;

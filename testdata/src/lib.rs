@@ -13,11 +13,13 @@
 //!
 //! Everything is deterministic: the same inputs give the same bytes on every platform.
 
+pub mod acpi;
 pub mod corrupt;
 pub mod guid;
 pub mod image;
 pub mod json;
 pub mod mutate;
+pub mod pe;
 pub mod random;
 pub mod rng;
 pub mod sev;
@@ -28,6 +30,7 @@ pub use corrupt::{Corruption, Expect, NotApplicable, Part, Platform, apply};
 pub use guid::Guid;
 pub use image::{BuildError, Built, EntryLayout, ExtraEntry, FOUR_GIB, GpaRange, ImageBuilder, PAGE};
 pub use mutate::{mutate, mutate_in};
+pub use pe::{PeBuilt, PeKernel, PeSection};
 pub use random::{random_snp_layout, random_tdx_layout};
 pub use rng::Rng;
 pub use sev::{SevItem, SevKind};

@@ -37,6 +37,8 @@ pub struct MeasureArgs {
     /// the launch arguments come from it (--qemu-version still picks the release).
     #[arg(long, value_name = "FILE")]
     pub qemu_cmdline: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub rtmr: super::measure_tdx::RtmrArgs,
 }
 
 /// `--qemu-cmdline` stands in for the launch arguments: `--mode` takes a placeholder.
@@ -66,6 +68,9 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
 
     if a.explain {
         explain(&launch).map_err(fail)?;
+    }
+    if plan.mode == Mode::Tdx && (a.rtmr.requested() || launch.args.kernel.is_some() || a.output_format == OutputFormat::Json) {
+        return super::measure_tdx::run(&a.rtmr, &launch, a.output_format, a.explain, out);
     }
     if a.dump_vmsa {
         dump_vmsas(plan)?;

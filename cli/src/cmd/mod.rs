@@ -9,6 +9,7 @@ pub mod layout;
 pub mod load;
 pub mod man;
 pub mod measure;
+pub mod measure_tdx;
 pub mod probe;
 pub mod qemu_args;
 pub mod qemu_cmdline;

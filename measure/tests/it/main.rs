@@ -1,6 +1,7 @@
 //! One integration-test binary per crate: each file below was its own binary, and linking
 //! one statically linked binary per file cost more than compiling them.
 
+mod authenticode;
 mod eventlog_bad_inputs;
 mod eventlog_real;
 mod idblock_crosscheck;
@@ -13,3 +14,4 @@ mod reference_corim;
 mod reference_formats;
 mod report_fixtures;
 mod report_parsers;
+mod tdx_rtmr_real;

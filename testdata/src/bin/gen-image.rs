@@ -12,6 +12,8 @@ usage: gen-image --preset ovmf|amdsev|tdvf|svsm|touching [--size BYTES] [--seed 
        gen-image --stress sev-overlap|sev-disjoint|tdvf-overlap|tdvf-disjoint|tdvf-legacy|tdvf-zeros|sev-large|tdvf-large
                  [--count N] [--total BYTES] [--size BYTES] [OPTIONS]
        gen-image --list-corruptions
+       gen-image --acpi-dir DIR [--vcpus N] [--seed N]   QEMU-like ACPI blobs: DIR/{table-loader,rsdp,tables}
+       gen-image --pe-kernel FILE [--seed N]             a bzImage-shaped PE kernel (Debian cloud layout)
 
 options:
   --out FILE         write the image to FILE
@@ -31,6 +33,9 @@ struct Args {
     describe: bool,
     corrupt: Vec<Corruption>,
     list: bool,
+    acpi_dir: Option<String>,
+    vcpus: u32,
+    pe_kernel: Option<String>,
 }
 
 enum Source {
@@ -61,6 +66,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         describe: false,
         corrupt: Vec::new(),
         list: false,
+        acpi_dir: None,
+        vcpus: 1,
+        pe_kernel: None,
     };
     let set_source = |a: &mut Args, s: Source| {
         if a.source.replace(s).is_some() {
@@ -104,6 +112,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--describe" => a.describe = true,
             "--corrupt" => a.corrupt.push(value("--corrupt")?.parse()?),
             "--list-corruptions" => a.list = true,
+            "--acpi-dir" => a.acpi_dir = Some(value("--acpi-dir")?),
+            "--vcpus" => a.vcpus = u32::try_from(num(value("--vcpus")?, "--vcpus")?).map_err(|_| "--vcpus: too large")?,
+            "--pe-kernel" => a.pe_kernel = Some(value("--pe-kernel")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -117,6 +128,19 @@ fn run(a: Args) -> Result<(), String> {
             println!("{c}\t{}\t{}", c.expect(), c.doc());
         }
         return Ok(());
+    }
+    if let Some(dir) = &a.acpi_dir {
+        let b = prelaunch_testdata::acpi::build(a.vcpus, a.seed as u32);
+        std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+        for (name, bytes) in [("table-loader", &b.loader), ("rsdp", &b.rsdp), ("tables", &b.tables)] {
+            let p = std::path::Path::new(dir).join(name);
+            std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        return Ok(());
+    }
+    if let Some(path) = &a.pe_kernel {
+        let k = prelaunch_testdata::PeKernel { seed: a.seed, ..Default::default() }.build();
+        return std::fs::write(path, &k.bytes).map_err(|e| format!("{path}: {e}"));
     }
     let builder = match a.source.ok_or("give --preset, --random-snp, --random-tdx or --stress")? {
         Source::Preset(p) => match p.as_str() {
