@@ -38,9 +38,6 @@ pub struct RtmrArgs {
     /// Guest RAM as QEMU -m: 2G, 4096M, bytes; a list (2G,4G) or a range (1G-8G, by 1 GiB; 1G-8G:512M).
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
-    /// QEMU version of the host (8.2, 9.1, 10.2, ...); default the newest modelled.
-    #[arg(long, value_name = "VERSION")]
-    pub qemu_version: Option<String>,
     /// TDVF (edk2) release: edk2-202502, debian-13, 2025.02, latest (default).
     #[arg(long, value_name = "PROFILE")]
     pub tdvf: Option<String>,
@@ -83,7 +80,6 @@ impl RtmrArgs {
     /// Whether any RTMR input was given (otherwise `measure --mode tdx` prints MRTD alone, as before).
     pub fn requested(&self) -> bool {
         self.memory.is_some()
-            || self.qemu_version.is_some()
             || self.tdvf.is_some()
             || self.acpi_loader.is_some()
             || self.acpi_dir.is_some()
@@ -158,7 +154,7 @@ type AcpiFiles = (Vec<u8>, Vec<(String, Vec<u8>)>);
 /// The files an RTMR computation reads, loaded once for every row of a table.
 struct Loaded {
     tdvf: &'static TdvfProfile,
-    qemu: QemuProfile,
+    qemu: &'static QemuProfile,
     cfv: Option<Vec<u8>>,
     acpi: Option<AcpiFiles>,
     boot_vars: Option<Vec<(String, Vec<u8>)>>,
@@ -186,15 +182,13 @@ fn load(a: &RtmrArgs, launch: &Launch) -> Result<Loaded, CliError> {
         Some(t) => profiles::tdvf(t).map_err(|e| CliError::Usage(e.to_string()))?,
         None => profiles::tdvf_latest(),
     };
-    let qemu = match &a.qemu_version {
-        Some(v) => QemuProfile::parse(v).map_err(|e| CliError::Usage(e.to_string()))?,
-        None => QemuProfile::of(profiles::QEMU_LATEST),
-    };
+    // The one QEMU release table (`--qemu-version`, shared with SNP and qemu-args).
+    let qemu = launch.args.qemu_profile();
     let l = &launch.args;
     let cfv = match &l.vars_file {
         Some(p) => Some(read_small(p, VARS)?),
         None => {
-            let md = prelaunch_measure::FirmwareImage::parse(&launch.firmware).in_file(launch.firmware_path())?.tdvf;
+            let md = prelaunch_measure::FirmwareImage::parse(launch.firmware).in_file(launch.firmware_path())?.tdvf;
             md.and_then(|m| m.sections.into_iter().find(|s| s.kind == TdvfSectionKind::Cfv))
                 .and_then(|s| launch.firmware.get(s.data_offset as usize..s.data_offset as usize + s.raw_size as usize).map(<[u8]>::to_vec))
         }
@@ -269,7 +263,7 @@ fn tri(t: Tri) -> Option<bool> {
 }
 
 fn compute(a: &RtmrArgs, launch: &Launch, l: &Loaded, memory: Option<u64>) -> Result<Expected, CliError> {
-    let fw = prelaunch_measure::FirmwareImage::parse(&launch.firmware).in_file(launch.firmware_path())?;
+    let fw = prelaunch_measure::FirmwareImage::parse(launch.firmware).in_file(launch.firmware_path())?;
     let md = fw.tdvf.as_ref().ok_or_else(|| CliError::Failed(format!("{}: no TDX metadata", launch.firmware_path().display())))?;
     let blobs: Vec<(String, &[u8])> =
         l.acpi.as_ref().map(|(_, b)| b.iter().map(|(n, v)| (n.clone(), v.as_slice())).collect()).unwrap_or_default();
@@ -309,14 +303,12 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
     };
     let l = load(a, launch)?;
     // MRTD on its own thread while the first row's RTMRs hash the kernel and initrd here.
-    let fold =
-        || digest::fold(&launch.plan, &launch.inputs()).map_err(|e| CliError::Failed(format!("{}: {e}", launch.firmware_path().display())));
+    let fold = || digest::fold(&launch.plan);
     let (mrtd, first) = std::thread::scope(|s| {
         let m = s.spawn(fold);
         let first = compute(a, launch, &l, memories[0]);
         (m.join().expect("the fold does not panic"), first)
     });
-    let mrtd = mrtd?;
     let mut rows = vec![(memories[0], first?)];
     for &m in &memories[1..] {
         rows.push((m, compute(a, launch, &l, m)?));
@@ -365,7 +357,7 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
 }
 
 fn explain_events(e: &Expected, l: &Loaded, out: &Out) {
-    outln!("profiles: TDVF {} (since edk2-stable{}), {}", l.tdvf.name, l.tdvf.since, l.qemu.name());
+    outln!("profiles: TDVF {} (since edk2-stable{}), {}", l.tdvf.name, l.tdvf.since, format!("qemu-{}", l.qemu.version));
     if let Some(p) = e.kernel_patched {
         outln!("kernel as measured: {}", if p { "with QEMU's setup-header patch" } else { "as the file has it" });
     }
@@ -415,7 +407,7 @@ fn document(launch: &Launch, l: &Loaded, mrtd: &str, rows: &[(Option<u64>, Expec
             "description": ev.description, "digest": hex::encode(ev.digest), "data": ev.data.as_ref().map(hex::encode),
             "input": ev.input, "change": ev.change,
         })).collect::<Vec<_>>(),
-        "profiles": {"tdvf": l.tdvf.name, "qemu": l.qemu.name()},
+        "profiles": {"tdvf": l.tdvf.name, "qemu": format!("qemu-{}", l.qemu.version)},
         "kernel_patched": e.kernel_patched,
         "notes": e.notes,
         "parameters": {

@@ -14,6 +14,14 @@
 //!   launched.
 //! - `tdx`: `tdx-guest` arrived in QEMU 10.1 (`TdxGuestProperties`, "Since: 10.1"), measuring pages
 //!   single-pass (TDH.MEM.PAGE.ADD then the page's TDH.MR.EXTENDs, through KVM_TDX_INIT_MEM_REGION).
+//! - `tdx_setup_header_patch`: QEMU writes the boot-loader fields of a bzImage's setup header
+//!   (hw/i386/x86-common.c `x86_load_linux`) into the bytes TDVF loads and measures into RTMR1, for
+//!   TDX guests too, until a7542a38f399 (x86/loader: Don't update kernel header for CoCo VMs, 10.2).
+//! - `boot_kernel_file`: from 10.0 QEMU also serves the file as given as fw_cfg `etc/boot/kernel`,
+//!   which TDVF with named-blob support (edk2-stable202502) loads in place of the patched blobs.
+//! - 8.2 is not an upstream TDX release: it names the QEMU 8.2 TDX trees (Intel tdx-qemu, Ubuntu
+//!   24.04's TDX stack) that measured the TDVF sections two-pass (all TDH.MEM.PAGE.ADDs, then the
+//!   TDH.MR.EXTENDs; dstack-mr `machine.rs`), with neither sev-snp-guest nor upstream tdx-guest.
 //! - `cpu_models`: the EPYC models `-cpu help` lists (QEMU 10.0.2 checked by the CI test; EPYC-Turin
 //!   arrived in 10.1).
 //! - `snp_properties`, `tdx_properties`: the properties QMP `qom-list-properties` lists for the
@@ -37,6 +45,10 @@ pub struct QemuProfile {
     pub tdx: bool,
     /// The TDX page order KVM_TDX_INIT_MEM_REGION measures with this release.
     pub tdx_page_order: PageOrder,
+    /// The kernel's setup header is patched for TDX guests too (RTMR1).
+    pub tdx_setup_header_patch: bool,
+    /// fw_cfg `etc/boot/kernel` holds the unpatched kernel file.
+    pub boot_kernel_file: bool,
 }
 
 /// EPYC models and the release that brought each (QEMU 10.0.2's `-cpu help` lists all but Turin).
@@ -81,12 +93,27 @@ const SNP_PROPERTIES: &[(&str, (u32, u32))] = &[
 pub const TDX_PROPERTIES: &[&str] =
     &["attributes", "mrconfigid", "mrowner", "mrownerconfig", "quote-generation-socket", "sept-ve-disable", "type"];
 
+const fn at_least(release: (u32, u32), r: (u32, u32)) -> bool {
+    release.0 > r.0 || (release.0 == r.0 && release.1 >= r.1)
+}
+
 const fn row(version: &'static str, release: (u32, u32), snp: bool, sev_init2: bool, debug_swap: bool, tdx: bool) -> QemuProfile {
-    QemuProfile { version, release, snp, sev_init2, debug_swap, tdx, tdx_page_order: PageOrder::Single }
+    QemuProfile {
+        version,
+        release,
+        snp,
+        sev_init2,
+        debug_swap,
+        tdx,
+        tdx_page_order: if at_least(release, (9, 0)) { PageOrder::Single } else { PageOrder::TwoPass },
+        tdx_setup_header_patch: !at_least(release, (10, 2)),
+        boot_kernel_file: at_least(release, (10, 0)),
+    }
 }
 
 /// The releases, oldest first: version, release, snp, sev_init2, debug_swap, tdx.
 pub const PROFILES: &[QemuProfile] = &[
+    row("8.2", (8, 2), false, false, false, false),
     row("9.0", (9, 0), false, false, false, false),
     row("9.1", (9, 1), true, true, false, false),
     row("9.2", (9, 2), true, true, false, false),
@@ -155,7 +182,8 @@ mod tests {
         assert_eq!(by_version("10.0.2").map(|p| p.version), Some("10.0"));
         assert_eq!(by_version("v10.1").map(|p| p.version), Some("10.1"));
         assert_eq!(by_version("10").map(|p| p.version), None, "10.0 is not 10");
-        assert!(by_version("8.2").is_none() && by_version("ten").is_none() && by_version("10.0.x").is_none());
+        assert_eq!(by_version("8.2.1").map(|p| p.tdx_page_order), Some(PageOrder::TwoPass));
+        assert!(by_version("8.1").is_none() && by_version("ten").is_none() && by_version("10.0.x").is_none());
     }
 
     #[test]
@@ -171,6 +199,9 @@ mod tests {
         }
         assert_eq!(QemuProfile::first_with(|p| p.debug_swap), Some("10.2"));
         assert_eq!(QemuProfile::first_with(|p| p.tdx), Some("10.1"));
+        assert_eq!(QemuProfile::first_with(|p| !p.tdx_setup_header_patch), Some("10.2"));
+        assert_eq!(QemuProfile::first_with(|p| p.boot_kernel_file), Some("10.0"));
+        assert_eq!(QemuProfile::first_with(|p| p.tdx_page_order == PageOrder::Single), Some("9.0"));
         assert!(!by_version("10.0").unwrap().knows_cpu("EPYC-Turin") && by_version("10.1").unwrap().knows_cpu("EPYC-Turin"));
         assert!(by_version("10.2").unwrap().snp_properties().contains(&"debug-swap"));
         assert!(!by_version("10.0").unwrap().snp_properties().contains(&"debug-swap"));

@@ -46,7 +46,7 @@ pub enum StubMeasures {
 #[derive(Debug, Clone)]
 pub struct BootInputs<'a> {
     pub tdvf: &'static TdvfProfile,
-    pub qemu: QemuProfile,
+    pub qemu: &'static QemuProfile,
     pub metadata: &'a TdvfMetadata,
     /// The CFV bytes TDVF measures: the image's CFV section, or a variable-store file.
     pub cfv: Option<&'a [u8]>,
@@ -270,7 +270,7 @@ fn rtmr1(i: &BootInputs<'_>, out: &mut Expected) -> Result<(), BootError> {
         out.missing[1].push("a kernel (--kernel): without one TDVF boots from disk, which prelaunch does not model".into());
         return Ok(());
     };
-    let (profile_patch, why) = kernel_is_patched(&i.qemu, i.tdvf);
+    let (profile_patch, why) = kernel_is_patched(i.qemu, i.tdvf);
     let patched = i.setup_patch.unwrap_or(profile_patch);
     let layout = PeLayout::of(kernel)?;
     let digest = if patched {

@@ -223,6 +223,20 @@ pub const TDVF_PROFILES: &[TdvfProfile] = &[
     },
 ];
 
+/// The QEMU side of a TDX boot is a row of the one QEMU release table (`crate::qemu::profile`):
+/// its page order (MRTD), setup-header patch and `etc/boot/kernel` decide the RTMR events here.
+pub use crate::qemu::QemuProfile;
+
+/// The QEMU changes that shape TDX events, for `--explain`.
+pub fn qemu_changes(q: &QemuProfile) -> Vec<Change> {
+    let mut v = vec![if q.tdx_page_order == crate::plan::PageOrder::TwoPass { QEMU_TWO_PASS } else { QEMU_SINGLE_PASS }];
+    if q.boot_kernel_file {
+        v.push(QEMU_BOOT_KERNEL_FILE);
+    }
+    v.push(if q.tdx_setup_header_patch { QEMU_HEADER_PATCH } else { QEMU_NO_HEADER_PATCH });
+    v
+}
+
 /// Why a profile name is not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
@@ -230,10 +244,6 @@ pub enum ProfileError {
     Tdvf(String),
     #[error("--tdvf {given:?}: edk2 releases before {first} are not modelled (no TDX measurement support in OvmfPkgX64)")]
     TdvfTooOld { given: String, first: u32 },
-    #[error("--qemu-version {0:?}: expected MAJOR.MINOR[.PATCH], e.g. 8.2, 9.1.0, 10.2")]
-    Qemu(String),
-    #[error("--qemu-version {0}: QEMU before 8.0 has no TDX support")]
-    QemuTooOld(String),
 }
 
 fn tdvf_names() -> String {
@@ -266,63 +276,12 @@ pub fn tdvf(name: &str) -> Result<&'static TdvfProfile, ProfileError> {
         .ok_or(ProfileError::TdvfTooOld { given: name.into(), first: TDVF_PROFILES[0].since })
 }
 
-/// A QEMU version and what it does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct QemuProfile {
-    pub version: (u32, u32),
-    pub two_pass_mrtd: bool,
-    pub patches_setup_header: bool,
-    pub serves_boot_kernel: bool,
-}
-
-/// The QEMU rules, as (first version, change).
-pub const QEMU_RULES: &[((u32, u32), Change)] =
-    &[((9, 0), QEMU_SINGLE_PASS), ((10, 0), QEMU_BOOT_KERNEL_FILE), ((10, 2), QEMU_NO_HEADER_PATCH)];
-
-/// The newest QEMU modelled (the default).
-pub const QEMU_LATEST: (u32, u32) = (10, 2);
-
-impl QemuProfile {
-    pub fn of(version: (u32, u32)) -> QemuProfile {
-        QemuProfile {
-            version,
-            two_pass_mrtd: version < (9, 0),
-            patches_setup_header: version < (10, 2),
-            serves_boot_kernel: version >= (10, 0),
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<QemuProfile, ProfileError> {
-        let mut it = s.trim().trim_start_matches('v').split('.');
-        let num = |p: Option<&str>| p.and_then(|x| x.parse::<u32>().ok());
-        let (Some(major), minor) = (num(it.next()), it.next()) else { return Err(ProfileError::Qemu(s.into())) };
-        let minor = match minor {
-            None => 0,
-            Some("x") => 0,
-            Some(m) => m.parse().map_err(|_| ProfileError::Qemu(s.into()))?,
-        };
-        if let Some(p) = it.next()
-            && p.parse::<u32>().is_err()
-        {
-            return Err(ProfileError::Qemu(s.into()));
-        }
-        if major < 8 {
-            return Err(ProfileError::QemuTooOld(s.into()));
-        }
-        Ok(QemuProfile::of((major, minor)))
-    }
-
-    pub fn name(&self) -> String {
-        format!("qemu-{}.{}", self.version.0, self.version.1)
-    }
-}
-
 /// Whether the kernel OVMF measures carries QEMU's setup-header patch, and why.
 pub fn kernel_is_patched(qemu: &QemuProfile, tdvf: &TdvfProfile) -> (bool, Change) {
-    if !qemu.patches_setup_header {
+    if !qemu.tdx_setup_header_patch {
         return (false, QEMU_NO_HEADER_PATCH);
     }
-    if qemu.serves_boot_kernel && tdvf.named_blobs {
+    if qemu.boot_kernel_file && tdvf.named_blobs {
         return (false, NAMED_BLOBS);
     }
     (true, QEMU_HEADER_PATCH)
@@ -340,18 +299,17 @@ mod tests {
         assert_eq!(tdvf("edk2-202605").unwrap().name, "edk2-202508");
         assert_eq!(tdvf("latest").unwrap(), tdvf_latest());
         assert!(tdvf("edk2-202008").is_err() && tdvf("banana").is_err());
-        assert_eq!(QemuProfile::parse("9.x").unwrap().version, (9, 0));
-        assert!(QemuProfile::parse("7.2").is_err() && QemuProfile::parse("ten").is_err());
     }
 
     #[test]
     fn kernel_patch_follows_qemu_and_tdvf() {
         let d13 = tdvf("edk2-202502").unwrap();
         let old = tdvf("edk2-202411").unwrap();
-        assert!(kernel_is_patched(&QemuProfile::of((8, 2)), d13).0);
-        assert!(kernel_is_patched(&QemuProfile::of((10, 1)), old).0);
-        assert!(!kernel_is_patched(&QemuProfile::of((10, 1)), d13).0);
-        assert!(!kernel_is_patched(&QemuProfile::of((10, 2)), old).0);
-        assert!(QemuProfile::of((8, 2)).two_pass_mrtd && !QemuProfile::of((9, 1)).two_pass_mrtd);
+        let q = |v| crate::qemu::profile::by_version(v).unwrap();
+        assert!(kernel_is_patched(q("8.2"), d13).0);
+        assert!(kernel_is_patched(q("10.1"), old).0);
+        assert!(kernel_is_patched(q("9.2"), d13).0, "before 10.0 there is no etc/boot/kernel to load");
+        assert!(!kernel_is_patched(q("10.1"), d13).0);
+        assert!(!kernel_is_patched(q("10.2"), old).0);
     }
 }

@@ -9,7 +9,7 @@ use prelaunch_measure::eventlog::{EventLog, raw::ALG_SHA384, replay};
 use prelaunch_measure::image::tdvf::{TdvfMetadata, TdvfSection, TdvfSectionKind};
 use prelaunch_measure::tdx::boot::{AcpiBlobs, BootInputs, StubMeasures, expected};
 use prelaunch_measure::tdx::events::EventInput;
-use prelaunch_measure::tdx::profiles::{self, QemuProfile};
+use prelaunch_measure::tdx::profiles;
 use prelaunch_measure::tdx::rtmr::fold;
 use prelaunch_testdata::PeKernel;
 
@@ -61,7 +61,7 @@ fn trustee_ovmf_boot_is_reproduced_event_by_event() {
     let inputs = BootInputs {
         // Two RTMR0 separators and none in RTMR1: the edk2 202302..202408 behaviour.
         tdvf: profiles::tdvf("edk2-202302").unwrap(),
-        qemu: QemuProfile::of((9, 1)),
+        qemu: prelaunch_measure::qemu::profile::by_version("9.1").unwrap(),
         metadata: &md,
         cfv: Some(&vars),
         memory: Some(2 << 30),
