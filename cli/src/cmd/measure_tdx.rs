@@ -74,6 +74,10 @@ pub struct RtmrArgs {
     /// Whether the measured kernel carries QEMU's setup-header patch (auto: from the profiles).
     #[arg(long, value_enum, default_value = "auto")]
     pub kernel_setup_patch: Tri,
+    /// The guest's CC event log (/sys/firmware/acpi/tables/data/CCEL): print, per RTMR, the first
+    /// event that differs from the expected ones and the input it comes from (exit 3 if any does).
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
 }
 
 impl RtmrArgs {
@@ -86,6 +90,7 @@ impl RtmrArgs {
             || self.acpi_tables.is_some()
             || !self.boot_var.is_empty()
             || self.smbios.is_some()
+            || self.event_log.is_some()
     }
 }
 
@@ -323,9 +328,20 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
         explain_events(&rows[0].1, &l, out);
     }
     let table = rows.len() > 1 || vcpus.len() > 1;
-    if format == super::measure::OutputFormat::Json {
-        let doc = document(launch, &l, &mrtd.hex(), &rows, vcpus);
-        return print_json(&doc);
+    let json = format == super::measure::OutputFormat::Json;
+    let log = match &a.event_log {
+        Some(_) if rows.len() > 1 => return usage("--event-log compares one boot: give one --memory size"),
+        Some(p) => Some(super::measure_tdx_log::compare(p, &rows[0].1)?),
+        None => None,
+    };
+    let mismatch = || CliError::Mismatch("the event log differs from the expected events".into());
+    if json {
+        let mut doc = document(launch, &l, &mrtd.hex(), &rows, vcpus);
+        if let Some(c) = &log {
+            doc["event_log"] = c.json.clone();
+        }
+        print_json(&doc)?;
+        return if log.is_some_and(|c| !c.agrees) { Err(mismatch()) } else { Ok(()) };
     }
     outln!("MRTD  {}", mrtd.hex());
     if table {
@@ -352,6 +368,12 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
     }
     if vcpus.len() > 1 {
         out.warn("vCPU counts reach RTMR0 only through the MADT in QEMU's ACPI tables: give the tables of each count to see them differ");
+    }
+    if let (Some(c), Some(p)) = (&log, &a.event_log) {
+        c.print(p, &rows[0].1);
+        if !c.agrees {
+            return Err(mismatch());
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod load;
 pub mod man;
 pub mod measure;
 pub mod measure_tdx;
+pub mod measure_tdx_log;
 pub mod probe;
 pub mod qemu_args;
 pub mod qemu_cmdline;

@@ -20,6 +20,7 @@ mod load_probe;
 mod load_support;
 mod load_vectors;
 mod measure_extras;
+mod measure_tdx;
 mod qemu_args;
 mod reference_values;
 mod robustness;

@@ -4,6 +4,7 @@
 pub mod acpi;
 pub mod boot;
 pub mod boot_options;
+pub mod compare;
 pub mod events;
 pub mod kernel_setup;
 pub mod mrtd;

@@ -14,4 +14,5 @@ mod reference_corim;
 mod reference_formats;
 mod report_fixtures;
 mod report_parsers;
+mod tdx_rtmr_peers;
 mod tdx_rtmr_real;

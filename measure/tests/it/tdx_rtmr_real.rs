@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use prelaunch_measure::eventlog::{EventLog, raw::ALG_SHA384, replay};
 use prelaunch_measure::image::tdvf::{TdvfMetadata, TdvfSection, TdvfSectionKind};
 use prelaunch_measure::tdx::boot::{AcpiBlobs, BootInputs, StubMeasures, expected};
+use prelaunch_measure::tdx::compare::first_differences;
 use prelaunch_measure::tdx::events::EventInput;
 use prelaunch_measure::tdx::profiles;
 use prelaunch_measure::tdx::rtmr::fold;
@@ -103,6 +104,20 @@ fn trustee_ovmf_boot_is_reproduced_event_by_event() {
         let folded = fold(ours.iter().map(|x| &x.digest));
         assert_eq!(folded, replayed.rtmrs.0[rtmr], "RTMR{rtmr}");
     }
+    // The comparison names nothing where everything agrees, and the TD HOB when the RAM size is off.
+    let d = first_differences(&e, &log);
+    assert!(d[0].is_none() && d[1].is_none(), "{d:?}");
+    // Told the stub does not measure, prelaunch expects no RTMR2 event: the log's first is extra.
+    let extra = d[2].as_ref().unwrap();
+    assert!(extra.expected.is_none() && extra.logged.as_ref().unwrap().event_type == 0x6 && extra.position == 0);
+    let mut wrong = e.clone();
+    let hob = prelaunch_measure::tdx::td_hob::build(&md, &prelaunch_measure::tdx::td_hob::RamLayout::q35(4 << 30)).unwrap();
+    wrong.events[0].digest = prelaunch_measure::hash::Sha384::digest(&hob.measured);
+    let d = first_differences(&wrong, &log);
+    let first = d[0].as_ref().unwrap();
+    assert_eq!((first.position, first.input()), (0, Some(&EventInput::TdHob { memory: 2 << 30 })));
+    assert_eq!(first.logged.as_ref().unwrap().index, log.events.iter().find(|x| x.mr_index == 1).unwrap().index);
+    assert!(d[1].is_none());
     // The RTMR2 events' data: the Linux stub's tagged-event headers.
     let lo = prelaunch_measure::tdx::events::load_options(&[0; 2], profiles::changes::LINUX_STUB_CC);
     let ird = prelaunch_measure::tdx::events::initrd([0; 48], 0, profiles::changes::LINUX_STUB_CC);

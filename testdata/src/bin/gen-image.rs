@@ -13,7 +13,8 @@ usage: gen-image --preset ovmf|amdsev|tdvf|svsm|touching [--size BYTES] [--seed 
                  [--count N] [--total BYTES] [--size BYTES] [OPTIONS]
        gen-image --list-corruptions
        gen-image --acpi-dir DIR [--vcpus N] [--seed N]   QEMU-like ACPI blobs: DIR/{table-loader,rsdp,tables}
-       gen-image --pe-kernel FILE [--seed N]             a bzImage-shaped PE kernel (Debian cloud layout)
+       gen-image --pe-kernel FILE [--seed N] [--text-size BYTES]
+                                                         a bzImage-shaped PE kernel (Debian cloud layout)
 
 options:
   --out FILE         write the image to FILE
@@ -36,6 +37,7 @@ struct Args {
     acpi_dir: Option<String>,
     vcpus: u32,
     pe_kernel: Option<String>,
+    text_size: Option<usize>,
 }
 
 enum Source {
@@ -69,6 +71,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         acpi_dir: None,
         vcpus: 1,
         pe_kernel: None,
+        text_size: None,
     };
     let set_source = |a: &mut Args, s: Source| {
         if a.source.replace(s).is_some() {
@@ -115,6 +118,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--acpi-dir" => a.acpi_dir = Some(value("--acpi-dir")?),
             "--vcpus" => a.vcpus = u32::try_from(num(value("--vcpus")?, "--vcpus")?).map_err(|_| "--vcpus: too large")?,
             "--pe-kernel" => a.pe_kernel = Some(value("--pe-kernel")?),
+            "--text-size" => a.text_size = Some(parse_size(&value("--text-size")?).ok_or("--text-size: expected a size in bytes")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -139,7 +143,13 @@ fn run(a: Args) -> Result<(), String> {
         return Ok(());
     }
     if let Some(path) = &a.pe_kernel {
-        let k = prelaunch_testdata::PeKernel { seed: a.seed, ..Default::default() }.build();
+        let mut k = prelaunch_testdata::PeKernel { seed: a.seed, ..Default::default() };
+        if let Some(n) = a.text_size
+            && let Some(text) = k.sections.iter_mut().find(|s| s.name == ".text")
+        {
+            text.raw_size = n.next_multiple_of(0x200);
+        }
+        let k = k.build();
         return std::fs::write(path, &k.bytes).map_err(|e| format!("{path}: {e}"));
     }
     let builder = match a.source.ok_or("give --preset, --random-snp, --random-tdx or --stress")? {
