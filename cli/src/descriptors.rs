@@ -151,12 +151,52 @@ pub fn parse(text: &[u8], source: &Path) -> Result<Option<Descriptor>, String> {
 }
 
 /// The first x86-64 descriptor, in QEMU's order, that advertises `feature`, is a raw image that exists,
-/// and whose image really supports the feature.
-pub fn best_for(feature: &str) -> Option<Descriptor> {
-    let (found, _) = load();
-    found.into_iter().find(|d| {
-        d.x86_64 && d.format == "raw" && d.features.iter().any(|f| f == feature) && verdict(d).is_some_and(|v| v.supports(feature))
-    })
+/// and whose image really supports the feature; and, for every descriptor considered, why it was
+/// taken or passed over (for the error that none fits, and for `-v`).
+pub fn best_for(feature: &str) -> (Option<Descriptor>, Vec<String>) {
+    let (found, skipped) = load();
+    let mut considered: Vec<String> = skipped.iter().map(|s| format!("{}: {}", prelaunch_files::show(&s.source), s.reason)).collect();
+    for d in found {
+        let name = prelaunch_files::show(&d.source).to_string();
+        let reason = if !d.x86_64 {
+            "not for x86_64".to_string()
+        } else if d.format != "raw" {
+            format!("image format {:?}, not raw", d.format)
+        } else if !d.features.iter().any(|f| f == feature) {
+            format!("does not advertise {feature}")
+        } else {
+            match image_problems(&d.executable, feature) {
+                None => {
+                    considered.push(format!("{name}: advertises {feature}; chosen"));
+                    return (Some(d), considered);
+                }
+                Some(why) => format!("advertises {feature}, but its image {}: {why}", prelaunch_files::show(&d.executable)),
+            }
+        };
+        considered.push(format!("{name}: {reason}"));
+    }
+    (None, considered)
+}
+
+/// Why the image at `path` cannot launch with `feature`, or `None` when it can.
+fn image_problems(path: &Path, feature: &str) -> Option<String> {
+    let f = match prelaunch_files::Input::open(path, prelaunch_files::Kind::FIRMWARE) {
+        Ok(f) => f,
+        Err(e) => return Some(e.to_string()),
+    };
+    let img = match prelaunch_measure::FirmwareImage::parse(&f) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("not a firmware image: {e}")),
+    };
+    let s = img.support();
+    let problems = match feature {
+        "amd-sev" if img.footer.is_none() => vec!["no OVMF footer table".to_string()],
+        "amd-sev-es" => s.sev_es,
+        "amd-sev-snp" => s.snp,
+        "intel-tdx" => s.tdx,
+        _ => vec![],
+    };
+    if problems.is_empty() { None } else { Some(problems.join("; ")) }
 }
 
 /// What `inspect` finds in a descriptor's image.

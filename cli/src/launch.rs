@@ -267,7 +267,7 @@ impl LaunchArgs {
             }
         }
         if self.snp_ovmf_hash.is_some() && self.mode != ModeArg::Snp {
-            return failed("--snp-ovmf-hash only works with --mode snp");
+            return usage("--snp-ovmf-hash only works with --mode snp");
         }
         Ok(())
     }
@@ -318,7 +318,11 @@ impl LaunchArgs {
             Mode::SevEs => "amd-sev-es",
             Mode::Sev => "amd-sev",
         };
-        match crate::descriptors::best_for(want) {
+        let (best, considered) = crate::descriptors::best_for(want);
+        for c in &considered {
+            out.detail(1, || format!("firmware descriptor {c}"));
+        }
+        match best {
             Some(d) => {
                 out.warn(&format!(
                     "no --ovmf given; using {} from firmware descriptor {}",
@@ -327,8 +331,14 @@ impl LaunchArgs {
                 ));
                 Ok(d.executable)
             }
+            None if considered.is_empty() => usage(format!(
+                "--ovmf is required: no QEMU firmware descriptor found in {} (set {} or see `prelaunch firmware list`)",
+                crate::descriptors::dirs().iter().map(|d| prelaunch_files::show(d).to_string()).collect::<Vec<_>>().join(", "),
+                crate::descriptors::DIRS_ENV
+            )),
             None => usage(format!(
-                "--ovmf is required: no QEMU firmware descriptor on this system advertises {want} (see `prelaunch firmware list`)"
+                "--ovmf is required: no QEMU firmware descriptor on this system fits {want}; considered:\n  {}",
+                considered.join("\n  ")
             )),
         }
     }
@@ -339,6 +349,8 @@ impl LaunchArgs {
         let vmm = self.vmm()?;
         let fw_path = self.firmware_path(out)?;
         let firmware = files.firmware(&fw_path)?;
+        crate::detail::input(out, "firmware", firmware, None);
+        let started = std::time::Instant::now();
         let fw = FirmwareImage::parse(firmware).in_file(&fw_path)?;
         let vcpus = self.vcpus.clone().unwrap_or(VcpuList(vec![1]));
         let vcpu_sig = self.vcpu_sig();
@@ -359,7 +371,9 @@ impl LaunchArgs {
                             Some(v) => prelaunch_files::byte_size(v, Kind::VARS)?,
                             None => self.vars_size.unwrap_or(0),
                         };
-                        svsm_file = Some(files.svsm(p)?);
+                        let f = files.svsm(p)?;
+                        crate::detail::input(out, "SVSM", f, None);
+                        svsm_file = Some(f);
                         vars = Some(vars_size);
                         Some((p.clone(), vars_size))
                     }
@@ -389,6 +403,7 @@ impl LaunchArgs {
             prelaunch_measure::qemu::model::apply_legacy_sev_es(&mut legacy);
             plan = plan.with_plan(legacy).in_file(&fw_path)?;
         }
+        crate::detail::plan(out, &plan, started);
         let resume = match &self.snp_ovmf_hash {
             None => None,
             Some(h) => {
@@ -410,7 +425,9 @@ impl LaunchArgs {
         let append = self.append.as_ref().map(os_bytes);
         let hash_file = |p: &PathBuf, kind: Kind| -> Result<(Sha256Digest, bool), CliError> {
             let f = Input::open(p, kind)?;
-            Ok((Sha256::digest(&f), crate::kernel_kind::looks_bootable(&f)))
+            let sha = Sha256::digest(&f);
+            crate::detail::input(out, kind.what, &f, Some(&sha));
+            Ok((sha, crate::kernel_kind::looks_bootable(&f)))
         };
         let (k, i) = rayon::join(
             || self.kernel.as_ref().map(|p| hash_file(p, Kind::KERNEL)).transpose(),

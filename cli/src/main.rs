@@ -6,13 +6,16 @@
 // closed pipe or a full disk.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod applicable;
 mod cmd;
 mod descriptors;
+mod detail;
 mod error;
 mod kernel_kind;
 mod launch;
 mod numbers;
 mod output;
+mod peer_args;
 
 use clap::{CommandFactory, FromArgMatches, Subcommand, ValueEnum};
 
@@ -101,7 +104,10 @@ enum Command {
 pub fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("load", cmd::load::tweak)
-        .mut_subcommand("measure", cmd::measure::tweak)
+        .mut_subcommand("measure", |c| {
+            // --policy is a launch option that no digest depends on: `load` takes it, `measure` refuses it.
+            cmd::measure::tweak(c).infer_long_args(true).mut_arg("policy", |a| a.hide(true))
+        })
         .mut_subcommand("verify", cmd::verify::tweak)
 }
 
@@ -131,8 +137,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() {
-    let matches = command().try_get_matches().unwrap_or_else(|e| output::clap_exit(e));
+    let cmd = command();
+    let args = peer_args::expand(std::env::args_os().collect(), &cmd);
+    let matches = cmd.try_get_matches_from(args).unwrap_or_else(|e| output::clap_exit(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| output::clap_exit(e));
+    applicable::enforce(&matches, cli.quiet);
     let result = run(cli);
     output::finish();
     if let Err(e) = result {

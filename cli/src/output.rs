@@ -57,6 +57,14 @@ impl Out {
         }
     }
 
+    /// Detail on stderr at `-v` (`level` 1) or `-vv` (2); never under `-q`. The message is built only
+    /// when it is printed (some hash whole files).
+    pub fn detail(&self, level: u8, msg: impl FnOnce() -> String) {
+        if !self.quiet && self.verbose >= level {
+            crate::errln!("prelaunch: {}", msg());
+        }
+    }
+
     /// A warning on stderr (suppressed by `-q`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {

@@ -77,10 +77,13 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     }
     // A table of vCPU counts: one walk of the chain, one update per further vCPU.
     if !launch.vcpus.is_single() && matches!(plan.mode, Mode::Snp | Mode::SevEs) && a.launch.mode != ModeArg::SnpOvmfHash {
+        let started = std::time::Instant::now();
         let table = digest::vcpu_table(plan, launch.resume, &launch.vcpus.0).map_err(fail)?;
+        crate::detail::timing(out, &format!("{} digests folded", table.len()), started);
         return print_table(&launch, a.output_format, table);
     }
 
+    let started = std::time::Instant::now();
     let mut firmware_digest: Option<Measurement> = None;
     let prefix = snp::digest::firmware_prefix(plan);
     let m = digest::fold_observed(
@@ -93,6 +96,7 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
         }),
     )
     .map_err(fail)?;
+    crate::detail::timing(out, "digest folded", started);
     if let Some(r) = launch.resume {
         firmware_digest = Some(Measurement::Sha384(r.ld));
     }

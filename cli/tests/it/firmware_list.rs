@@ -65,3 +65,29 @@ fn descriptors_are_listed_in_qemu_order_with_overrides_masks_and_lies_flagged() 
     expect_code(&o, 2, "no descriptor");
     assert!(stderr(&o).contains("firmware list"));
 }
+
+#[test]
+fn no_fitting_descriptor_names_each_one_considered_and_why() {
+    let t = tempfile::tempdir().unwrap();
+    // Real firmware whose TDX metadata is there but cannot launch (the case a user meets).
+    let amd = firmware_dir().join("trixie_OVMF_CODE_4M.fd");
+    let zeros = t.path().join("zeros.fd");
+    std::fs::write(&zeros, vec![0u8; 1 << 20]).unwrap();
+    descriptor(t.path(), "10-amd.json", &amd, &["amd-sev-snp", "intel-tdx"]);
+    descriptor(t.path(), "20-zeros.json", &zeros, &["intel-tdx"]);
+    descriptor(t.path(), "30-sev.json", &amd, &["amd-sev"]);
+    let o = run(t.path().to_str().unwrap(), &["measure", "--mode", "tdx"]);
+    expect_code(&o, 2, "no descriptor fits");
+    let e = stderr(&o);
+    for (file, why) in [
+        ("10-amd.json", "advertises intel-tdx, but its image"),
+        ("20-zeros.json", "zeros.fd"),
+        ("30-sev.json", "does not advertise intel-tdx"),
+    ] {
+        assert!(e.lines().any(|l| l.contains(file) && l.contains(why)), "{file}: {why}: {e}");
+    }
+    // -v lists them on the way to a choice as well.
+    let o = run(t.path().to_str().unwrap(), &["-v", "measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC"]);
+    expect_code(&o, 0, "snp from 10-amd.json");
+    assert!(stderr(&o).contains("10-amd.json: advertises amd-sev-snp; chosen"), "{}", stderr(&o));
+}

@@ -9,6 +9,7 @@ mod evidence_forged;
 mod evidence_genuine;
 mod evidence_support;
 mod firmware_list;
+mod first_hour;
 mod hostile_io;
 mod layout;
 mod limits;

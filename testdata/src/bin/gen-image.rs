@@ -123,6 +123,19 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    // Arguments that do not fit together are usage errors (exit 2), as unknown ones are.
+    if !a.list {
+        match &a.source {
+            None => return Err("give --preset, --random-snp, --random-tdx or --stress".into()),
+            Some(Source::Preset(p)) if !["ovmf", "amdsev", "tdvf", "svsm"].contains(&p.as_str()) => {
+                return Err(format!("unknown preset {p:?} (ovmf, amdsev, tdvf, svsm)"));
+            }
+            _ => {}
+        }
+        if a.out.is_none() && !a.describe {
+            return Err("nothing to do: give --out FILE and/or --describe".into());
+        }
+    }
     Ok(a)
 }
 

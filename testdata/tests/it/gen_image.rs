@@ -71,10 +71,12 @@ fn lists_corruptions_with_verdicts() {
 #[test]
 fn bad_usage_fails_clearly() {
     for (args, code) in [
-        (&["--preset", "bogus", "--describe"][..], 1),
+        // Arguments that do not fit together are usage errors (2); a build that fails is 1.
+        (&["--preset", "bogus", "--describe"][..], 2),
+        (&["--describe"][..], 2),
         (&["--preset", "ovmf", "--size", "1000", "--describe"][..], 1),
         (&["--preset", "svsm", "--corrupt", "tdvf-signature", "--describe"][..], 1),
-        (&["--preset", "ovmf"][..], 1),
+        (&["--preset", "ovmf"][..], 2),
         (&["--frobnicate"][..], 2),
         (&["--corrupt", "nope"][..], 2),
         (&["--preset", "ovmf", "--random-snp", "1"][..], 2),
