@@ -118,8 +118,10 @@ pub struct LaunchArgs {
     /// vCPU family (with --vcpu-model and --vcpu-stepping).
     #[arg(long, value_name = "FAMILY", requires_all = ["vcpu_model", "vcpu_stepping"])]
     pub vcpu_family: Option<u32>,
+    /// vCPU model (with --vcpu-family and --vcpu-stepping).
     #[arg(long, value_name = "MODEL", requires = "vcpu_family")]
     pub vcpu_model: Option<u32>,
+    /// vCPU stepping (with --vcpu-family and --vcpu-model).
     #[arg(long, value_name = "STEPPING", requires = "vcpu_family")]
     pub vcpu_stepping: Option<u32>,
     /// VMM whose vCPU reset state is measured: QEMU, ec2 or gce.
@@ -143,7 +145,7 @@ pub struct LaunchArgs {
     /// SHA-256 of the initrd, instead of --initrd.
     #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub initrd_hash: Option<Sha256Digest>,
-    /// SEV features in the VMSAs (default 0x1, SNPActive).
+    /// SEV features in the VMSAs (0x1: SNPActive alone).
     #[arg(long, value_name = "VALUE", value_parser = parse_int, default_value = "0x1")]
     pub guest_features: u64,
     /// Precalculated digest of the firmware pages (from --mode snp:ovmf-hash), hex.

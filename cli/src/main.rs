@@ -22,16 +22,22 @@ use clap::{CommandFactory, FromArgMatches, Subcommand, ValueEnum};
 use crate::error::CliError;
 use crate::output::Out;
 
+// Each line fits 80 columns: clap wraps longer ones, mid-command, on a narrow terminal.
 const EXAMPLES: &str = "\
 Examples:
   prelaunch inspect OVMF.fd
   prelaunch measure --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
-  prelaunch measure --mode snp --vcpus 1-64 --vcpu-type EPYC-Genoa --ovmf OVMF.fd --output-format json
+  prelaunch measure --mode snp --vcpus 1-64 --vcpu-type EPYC-Genoa \\
+      --ovmf OVMF.fd --output-format json
   prelaunch measure --mode tdx --ovmf OVMF.fd --tdx-page-order two-pass --explain
-  prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd --json > plan.json
+  prelaunch layout --mode snp --vcpus 2 --vcpu-type EPYC-v4 --ovmf OVMF.fd \\
+      --json > plan.json
   prelaunch load --platform sim --plan plan.json --ovmf OVMF.fd --mode snp
-  prelaunch reference-values --vcpus 1-512 --vcpu-type EPYC-Milan,EPYC-Genoa,EPYC-Turin --ovmf OVMF.fd --format corim --out rv.corim
-  prelaunch verify --report report.bin --certs vcek.der --mode snp --vcpus 4 --vcpu-type EPYC-Milan --ovmf OVMF.fd
+  prelaunch reference-values --vcpus 1-512 \\
+      --vcpu-type EPYC-Milan,EPYC-Genoa,EPYC-Turin --ovmf OVMF.fd \\
+      --format corim --out rv.corim
+  prelaunch verify --report report.bin --certs vcek.der --mode snp --vcpus 4 \\
+      --vcpu-type EPYC-Milan --ovmf OVMF.fd
   prelaunch verify --report quote.bin --collateral collateral.json --expect MRTD_HEX
   prelaunch event-log /sys/firmware/acpi/tables/data/CCEL --report quote.bin
 
@@ -90,11 +96,13 @@ enum Command {
     IdBlock(cmd::id_block::IdBlockArgs),
     /// Print a shell completion script.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Write the man pages (to --out-dir, or print the main page).
     Man {
+        /// Write one page per command (prelaunch.1, prelaunch-measure.1, ...) into DIR.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<std::path::PathBuf>,
     },

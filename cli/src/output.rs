@@ -82,7 +82,39 @@ pub enum Style {
     Bold,
 }
 
-/// Prints a JSON document on stdout.
+/// What a JSON document is: its `format` member and schema version. Every document a command prints
+/// carries both, and `schema/<name>.v<version>.schema.json` describes it (tested in
+/// cli/tests/it/json_schemas.rs).
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    pub name: &'static str,
+    pub version: u32,
+}
+
+impl Doc {
+    pub const MEASURE: Doc = Doc { name: "measure", version: 1 };
+    pub const DIAGNOSE: Doc = Doc { name: "diagnose", version: 1 };
+    pub const INSPECT: Doc = Doc { name: "inspect", version: 1 };
+    pub const FIRMWARE_LIST: Doc = Doc { name: "firmware-list", version: 1 };
+    /// The launch plan (`layout --json`, read back by `load --plan`): the plan's own format version.
+    pub const PLAN: Doc = Doc { name: "plan", version: prelaunch_measure::plan::PLAN_VERSION };
+    pub const LOAD: Doc = Doc { name: "load", version: 1 };
+    pub const PROBE: Doc = Doc { name: "probe", version: 1 };
+    pub const EVENT_LOG: Doc = Doc { name: "event-log", version: 1 };
+    pub const ID_BLOCK: Doc = Doc { name: "id-block", version: 1 };
+}
+
+/// Prints the JSON document `v` (an object) on stdout with its `format` and `version` members.
+pub fn print_doc<T: Serialize>(doc: Doc, v: &T) -> Result<(), CliError> {
+    let mut v = serde_json::to_value(v).map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("format".into(), format!("prelaunch-{}", doc.name).into());
+        m.insert("version".into(), doc.version.into());
+    }
+    print_json(&v)
+}
+
+/// Prints a JSON document on stdout (commands use [`print_doc`]).
 pub fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
     let s = serde_json::to_string_pretty(v).map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
     crate::outln!("{s}");

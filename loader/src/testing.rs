@@ -18,6 +18,11 @@ pub fn kvm_or_skip(test: &str) -> bool {
                 std::io::stderr().lock(),
                 "SKIPPED {test}: KVM guest_memfd is unusable here ({why}); set PRELAUNCH_REQUIRE_KVM=1 to fail instead"
             );
+            // And to the run's skip log, for scripts/test's summary line.
+            if let Some(log) = std::env::var_os("PRELAUNCH_SKIP_LOG") {
+                let f = std::fs::OpenOptions::new().create(true).append(true).open(log);
+                let _ = f.and_then(|mut f| writeln!(f, "{test}: {why}"));
+            }
             false
         }
     }

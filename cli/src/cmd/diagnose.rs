@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::error::{CliError, Context, usage};
 use crate::launch::parse_int;
-use crate::output::{Out, Style, print_json};
+use crate::output::{Doc, Out, Style, print_doc};
 use crate::{err, errln, outln};
 
 /// Guest feature values seen in practice: SNPActive alone, with DebugSwap (KVM's default since 6.7),
@@ -38,11 +38,13 @@ pub struct DiagnoseArgs {
     /// The firmware the guest was launched with.
     #[arg(long, value_name = "PATH")]
     pub ovmf: PathBuf,
-    /// Kernel for measured direct boot (tried with and without).
+    /// Kernel for measured direct boot (SNP: tried with and without).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
+    /// Initrd measured with --kernel.
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<PathBuf>,
+    /// Kernel command line measured with --kernel (hashed with its NUL, never trimmed).
     #[arg(long, value_name = "CMDLINE", requires = "kernel", allow_hyphen_values = true)]
     pub append: Option<std::ffi::OsString>,
     /// Largest vCPU count searched.
@@ -51,6 +53,7 @@ pub struct DiagnoseArgs {
     /// Further guest feature values to try (besides the common ones); at most 64.
     #[arg(long, value_name = "VALUE", value_parser = parse_int, num_args = 1..=MAX_EXTRA_FEATURES)]
     pub guest_features: Vec<u64>,
+    /// Print a JSON document (schema/diagnose.v1.schema.json) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -78,17 +81,29 @@ pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
     let fw_file = Input::open(&a.ovmf, Kind::FIRMWARE)?;
     let img = FirmwareImage::parse(&fw_file).in_file(&a.ovmf)?;
     let started = Instant::now();
-    let (found, searched, space) = match ev {
+    let (found, searched, space, not_searched) = match ev {
         Evidence::SnpReport(_) => search_snp(a, &img, &target, out)?,
         _ => search_tdx(a, &img, &target)?,
     };
     let elapsed = started.elapsed();
     if a.json {
-        print_json(&json!({"kind": ev.kind(), "measurement": hex::encode(target), "match": !found.is_empty(),
-            "configurations": found, "searched": searched, "search_space": space, "elapsed_ms": elapsed.as_millis() as u64}))?;
+        let kind = match ev {
+            Evidence::SnpReport(_) => "snp_report",
+            Evidence::TdxQuote(_) => "tdx_quote",
+            Evidence::TdReport(_) => "tdreport",
+        };
+        print_doc(
+            Doc::DIAGNOSE,
+            &json!({"kind": kind, "measurement": hex::encode(target), "match": !found.is_empty(),
+            "configurations": found, "searched": searched, "search_space": space, "not_searched": not_searched,
+            "elapsed_ms": elapsed.as_millis() as u64}),
+        )?;
     } else {
         outln!("{} {}", out.paint(Style::Bold, ev.kind()), hex::encode(target));
         outln!("searched {searched} configurations ({space}) in {:.2} s", elapsed.as_secs_f64());
+        for n in &not_searched {
+            outln!("not searched: {n}");
+        }
         for f in &found {
             outln!("{} {}", out.paint(Style::Good, "match:"), f["command"].as_str().unwrap_or_default());
         }
@@ -103,7 +118,8 @@ pub fn run(a: &DiagnoseArgs, out: &Out) -> Result<(), CliError> {
     Ok(())
 }
 
-type Found = (Vec<serde_json::Value>, usize, String);
+/// The matches, how many configurations were computed, the space searched, what was left out and why.
+type Found = (Vec<serde_json::Value>, usize, String, Vec<String>);
 
 /// A candidate configuration for `vmm` with `sig` and `features`, `vcpus` VMSAs.
 fn config(vmm: Vmm, sig: u32, features: u64, vcpus: u32, kernel: Option<KernelHashes>) -> AmdConfig<'static> {
@@ -202,22 +218,48 @@ fn search_snp(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48], out:
         features.len(),
         if payload.is_some() { "with and without" } else { "without" }
     );
-    let space = if not_searched.is_empty() { space } else { format!("{space}; not searched: {}", not_searched.join("; ")) };
-    Ok((results.into_iter().flatten().collect(), total * a.max_vcpus as usize, space))
+    Ok((results.into_iter().flatten().collect(), total * a.max_vcpus as usize, space, not_searched))
 }
 
 fn describe(a: &DiagnoseArgs, c: &Candidate, vcpus: u32) -> serde_json::Value {
     let names: Vec<&str> = cpu::CPU_TYPES.iter().filter(|t| cpu::signature(t.1, t.2, t.3) == c.sig).map(|t| t.0).collect();
-    let mut cmd = format!("--mode snp --vcpus {vcpus} --vmm-type {}", c.vmm.name());
+    let mut args: Vec<String> = ["--mode", "snp", "--vcpus"].map(String::from).to_vec();
+    args.extend([vcpus.to_string(), "--vmm-type".into(), c.vmm.name().into()]);
     if c.vmm.measures_vcpu_sig() {
-        cmd += &format!(" --vcpu-type {}", names.first().copied().unwrap_or("?"));
+        match names.first() {
+            Some(n) => args.extend(["--vcpu-type".into(), (*n).to_owned()]),
+            None => args.extend(["--vcpu-sig".into(), format!("{:#x}", c.sig)]),
+        }
     }
-    cmd += &format!(" --guest-features {:#x} --ovmf {}", c.features, a.ovmf.display());
+    args.extend(["--guest-features".into(), format!("{:#x}", c.features)]);
     if c.kernel {
-        cmd += " --kernel …";
+        args.extend(payload_args(a));
     }
     json!({"vcpus": vcpus, "vmm_type": c.vmm.name(), "vcpu_sig": c.sig, "vcpu_types": if c.vmm.measures_vcpu_sig() { names } else { vec![] },
-           "guest_features": c.features, "kernel_hashes": c.kernel, "command": cmd})
+           "guest_features": c.features, "kernel_hashes": c.kernel, "command": command(a, args)})
+}
+
+/// The kernel, initrd and command line as `measure` takes them.
+fn payload_args(a: &DiagnoseArgs) -> Vec<String> {
+    let mut v = Vec::new();
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    if let Some(k) = &a.kernel {
+        v.extend(["--kernel".into(), path(k)]);
+    }
+    if let Some(i) = &a.initrd {
+        v.extend(["--initrd".into(), path(i)]);
+    }
+    if let Some(c) = &a.append {
+        v.push(format!("--append={}", c.to_string_lossy()));
+    }
+    v
+}
+
+/// The complete `prelaunch measure` command line that reproduces a match, quoted for a POSIX shell.
+fn command(a: &DiagnoseArgs, mut args: Vec<String>) -> String {
+    args.extend(["--ovmf".into(), a.ovmf.to_string_lossy().into_owned()]);
+    let quoted: Vec<String> = args.iter().map(|s| shlex::try_quote(s).map_or_else(|_| format!("{s:?}"), |q| q.into_owned())).collect();
+    format!("prelaunch measure {}", quoted.join(" "))
 }
 
 fn search_tdx(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48]) -> Result<Found, CliError> {
@@ -236,7 +278,8 @@ fn search_tdx(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48]) -> R
             searched += 1;
             if digest::fold(&plan).as_bytes() == target {
                 let (o, g) = (page_order.name(), page_aug.name());
-                found.push(json!({"tdx_page_order": o, "tdx_page_aug": g, "command": format!("--mode tdx --tdx-page-order {o} --tdx-page-aug {g}")}));
+                let args = ["--mode", "tdx", "--tdx-page-order", o, "--tdx-page-aug", g].map(String::from).to_vec();
+                found.push(json!({"tdx_page_order": o, "tdx_page_aug": g, "command": command(a, args)}));
             }
         }
     }
@@ -244,12 +287,14 @@ fn search_tdx(a: &DiagnoseArgs, img: &FirmwareImage<'_>, target: &[u8; 48]) -> R
     if searched == 0 {
         return Err(CliError::Failed(format!("{}: cannot be launched as a TD: {}", a.ovmf.display(), failed.join("; "))));
     }
+    if a.kernel.is_some() {
+        failed.push("--kernel, --initrd, --append: they do not enter MRTD (TDVF measures them into RTMRs)".into());
+    }
     let names = |v: &[&str]| v.join("/");
     let space = format!(
         "TDX page orders {}, PAGE_AUG {}",
         names(&PageOrder::ALL.map(PageOrder::name)),
         names(&PageAugPolicy::ALL.map(PageAugPolicy::name))
     );
-    let space = if failed.is_empty() { space } else { format!("{space}; not searched: {}", failed.join("; ")) };
-    Ok((found, searched, space))
+    Ok((found, searched, space, failed))
 }

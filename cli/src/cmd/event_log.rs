@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Context, usage};
 use crate::outln;
-use crate::output::{Out, Style, print_json};
+use crate::output::{Doc, Out, Style, print_doc};
 
 #[derive(Args, Debug)]
 pub struct EventLogArgs {
@@ -53,7 +53,7 @@ pub fn run(a: &EventLogArgs, out: &Out) -> Result<(), CliError> {
         }
     };
     if a.json {
-        print_json(&document(&log, &replay, checks.as_ref().map(|c| &c.1)))?;
+        print_doc(Doc::EVENT_LOG, &document(&log, &replay, checks.as_ref().map(|c| &c.1)))?;
     } else {
         print_text(&log, &replay, out);
     }

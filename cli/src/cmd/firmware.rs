@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::descriptors::{self, CC_FEATURES, Descriptor};
 use crate::error::CliError;
 use crate::outln;
-use crate::output::{Out, Style, print_json};
+use crate::output::{Doc, Out, Style, print_doc};
 
 #[derive(Subcommand, Debug)]
 pub enum FirmwareCommand {
@@ -16,6 +16,7 @@ pub enum FirmwareCommand {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    /// Print a JSON document (schema/firmware-list.v1.schema.json) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -25,11 +26,14 @@ pub fn run(c: &FirmwareCommand, out: &Out) -> Result<(), CliError> {
     let (found, skipped) = descriptors::load();
     let rows: Vec<Value> = found.iter().map(row).collect();
     if a.json {
-        return print_json(&json!({
-            "search_dirs": descriptors::dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
-            "descriptors": rows,
-            "skipped": skipped.iter().map(|s| json!({"source": s.source.display().to_string(), "reason": s.reason})).collect::<Vec<_>>(),
-        }));
+        return print_doc(
+            Doc::FIRMWARE_LIST,
+            &json!({
+                "search_dirs": descriptors::dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+                "descriptors": rows,
+                "skipped": skipped.iter().map(|s| json!({"source": s.source.display().to_string(), "reason": s.reason})).collect::<Vec<_>>(),
+            }),
+        );
     }
     if found.is_empty() && skipped.is_empty() {
         outln!(

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::error::{CliError, Context, usage};
 use crate::launch::parse_int;
 use crate::outln;
-use crate::output::{Out, print_json};
+use crate::output::{Doc, Out, print_doc};
 
 #[derive(Args, Debug)]
 pub struct IdBlockArgs {
@@ -30,14 +30,16 @@ pub struct IdBlockArgs {
     /// IMAGE_ID, 16 bytes hex (default zero).
     #[arg(long, value_name = "HEX")]
     pub image_id: Option<String>,
+    /// Guest security version number (GUEST_SVN) the ID block binds.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub guest_svn: u32,
-    /// Guest policy (default 0x30000).
+    /// Guest policy.
     #[arg(long, value_name = "HEX", value_parser = parse_int, default_value = "0x30000")]
     pub policy: u64,
     /// Write id_block.bin, id_auth.bin and qemu-args.txt here.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Print a JSON document (schema/id-block.v1.schema.json) instead of QEMU's properties.
     #[arg(long)]
     pub json: bool,
 }
@@ -85,13 +87,16 @@ pub fn run(a: &IdBlockArgs, _out: &Out) -> Result<(), CliError> {
         prelaunch_files::write_atomic(dir.join("qemu-args.txt"), format!("{qemu}\n").as_bytes())?;
     }
     if a.json {
-        return print_json(&json!({
-            "id_block": qemu.id_block,
-            "id_auth": qemu.id_auth,
-            "author_key_enabled": qemu.author_key_enabled,
-            "id_key_digest": hex::encode(id_digest),
-            "author_key_digest": author_digest.map(hex::encode),
-        }));
+        return print_doc(
+            Doc::ID_BLOCK,
+            &json!({
+                "id_block": qemu.id_block,
+                "id_auth": qemu.id_auth,
+                "author_key_enabled": qemu.author_key_enabled,
+                "id_key_digest": hex::encode(id_digest),
+                "author_key_digest": author_digest.map(hex::encode),
+            }),
+        );
     }
     outln!("{qemu}");
     outln!("id_key_digest: {} ({})", hex::encode(id_digest), STANDARD.encode(id_digest));

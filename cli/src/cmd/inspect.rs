@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Context};
 use crate::outln;
-use crate::output::{Out, Style, hex, print_json};
+use crate::output::{Doc, Out, Style, hex, print_doc};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -29,7 +29,7 @@ pub fn run(a: &InspectArgs, out: &Out) -> Result<(), CliError> {
     let support = img.support();
     let sha256 = hex::encode(Sha256::digest(&file));
     if a.json {
-        print_json(&document(&img, &support, &sha256))
+        print_doc(Doc::INSPECT, &document(&img, &support, &sha256))
     } else {
         summary(&a.firmware, &img, &support, &sha256, out);
         Ok(())

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::error::{CliError, usage};
 use crate::launch::{Files, LaunchArgs};
 use crate::outln;
-use crate::output::{Out, Style, hex, print_json};
+use crate::output::{Doc, Out, Style, hex, print_doc};
 
 #[derive(Args, Debug)]
 pub struct LayoutArgs {
@@ -35,7 +35,7 @@ pub fn run(a: &LayoutArgs, out: &Out) -> Result<(), CliError> {
     if a.json {
         let mut doc = serde_json::to_value(&plan).map_err(|e| CliError::Failed(e.to_string()))?;
         doc["stats"] = json!(st);
-        return print_json(&doc);
+        return print_doc(Doc::PLAN, &doc);
     }
     let b = |s: &str| out.paint(Style::Bold, s);
     outln!("{} {} ({})", b("Launch plan"), plan.mode.name(), launch.firmware_path().display());

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::error::{CliError, Context, failed, usage};
 use crate::launch::{Files, LaunchArgs, parse_int};
-use crate::output::{Out, Style, hex, print_json};
+use crate::output::{Doc, Out, Style, hex, print_doc};
 use crate::{errln, outln};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,7 +233,7 @@ pub fn run(a: &LoadArgs, out: &Out) -> Result<(), CliError> {
     let difference = if matched == Some(false) { first_difference(&checked, &report.record) } else { None };
     let guest_bad = report.guest_check.as_ref().is_some_and(|g| !g.ok());
     if a.json {
-        print_json(&json_report(&report, &expected, expected_from, matched, difference.as_ref()))?;
+        print_doc(Doc::LOAD, &json_report(&report, &expected, expected_from, matched, difference.as_ref()))?;
     } else {
         print_human(out, &report, &expected, expected_from, matched, difference.as_ref());
     }

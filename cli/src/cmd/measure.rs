@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::error::{CliError, usage};
 use crate::launch::{Files, Launch, LaunchArgs, ModeArg};
 use crate::outln;
-use crate::output::{Out, hex, print_json};
+use crate::output::{Doc, Out, hex, print_doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -66,8 +66,10 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     let plan = &launch.plan;
     let fail = |e: prelaunch_measure::plan::PlanError| CliError::Failed(format!("{}: {e}", launch.firmware_path().display()));
 
-    if a.explain {
-        explain(&launch).map_err(fail)?;
+    // --explain: the table on stdout, or inside the JSON document (never both on stdout).
+    let explained = if a.explain { Some(explain(&launch).map_err(fail)?) } else { None };
+    if let (Some(rows), false) = (&explained, a.output_format == OutputFormat::Json) {
+        print_explain(rows);
     }
     if plan.mode == Mode::Tdx && (a.rtmr.requested() || launch.args.kernel.is_some() || a.output_format == OutputFormat::Json) {
         return super::measure_tdx::run(&a.rtmr, &launch, a.output_format, a.explain, out);
@@ -80,7 +82,7 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
         let started = std::time::Instant::now();
         let table = digest::vcpu_table(plan, launch.resume, &launch.vcpus.0).map_err(fail)?;
         crate::detail::timing(out, &format!("{} digests folded", table.len()), started);
-        return print_table(&launch, a.output_format, table);
+        return print_table(&launch, a.output_format, table, explained);
     }
 
     let started = std::time::Instant::now();
@@ -103,7 +105,13 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     match a.output_format {
         // sev-snp-measure prints the snp:ovmf-hash result as hex whatever the format.
         _ if a.launch.mode == ModeArg::SnpOvmfHash && a.output_format != OutputFormat::Json => outln!("{}", m.hex()),
-        OutputFormat::Json => print_json(&document(&launch, &m, firmware_digest))?,
+        OutputFormat::Json => {
+            let mut doc = document(&launch, Some(&m), firmware_digest);
+            if let Some(rows) = explained {
+                doc["explain"] = Value::Array(rows);
+            }
+            print_doc(Doc::MEASURE, &doc)?
+        }
         f => {
             let s = if f == OutputFormat::Hex { m.hex() } else { m.base64() };
             if out.verbose > 0 {
@@ -116,13 +124,20 @@ pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table(launch: &Launch<'_>, format: OutputFormat, rows: Vec<(u32, Measurement)>) -> Result<(), CliError> {
+fn print_table(
+    launch: &Launch<'_>,
+    format: OutputFormat,
+    rows: Vec<(u32, Measurement)>,
+    explained: Option<Vec<Value>>,
+) -> Result<(), CliError> {
     match format {
         OutputFormat::Json => {
-            let mut doc = document(launch, &rows[0].1, None);
-            doc["digest"] = Value::Null;
+            let mut doc = document(launch, None, None);
             doc["vcpu_table"] = rows.iter().map(|(n, m)| json!({"vcpus": n, "digest": m.hex()})).collect();
-            print_json(&doc)
+            if let Some(rows) = explained {
+                doc["explain"] = Value::Array(rows);
+            }
+            print_doc(Doc::MEASURE, &doc)
         }
         f => {
             for (n, m) in rows {
@@ -143,8 +158,10 @@ fn dump_vmsas(plan: &LaunchPlan) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Everything a pipeline needs to record what was measured.
-fn document(launch: &Launch<'_>, m: &Measurement, firmware_digest: Option<Measurement>) -> Value {
+/// Everything a pipeline needs to record what was measured (schema/measure.v1.schema.json): `m` is
+/// None for a vCPU table, whose digests and counts the caller adds. Absent values are left out,
+/// never null.
+fn document(launch: &Launch<'_>, m: Option<&Measurement>, firmware_digest: Option<Measurement>) -> Value {
     let a = &launch.args;
     let file = |p: &std::path::Path, bytes: &[u8]| json!({"path": p.display().to_string(), "size": bytes.len(), "sha256": hex::encode(Sha256::digest(bytes))});
     let mut inputs = serde_json::Map::new();
@@ -153,64 +170,96 @@ fn document(launch: &Launch<'_>, m: &Measurement, firmware_digest: Option<Measur
         inputs.insert("svsm".into(), file(s.path(), s));
     }
     if let Some(p) = &launch.payload {
-        inputs.insert(
-            "kernel".into(),
-            json!({"path": p.kernel.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.kernel)}),
-        );
-        inputs.insert(
-            "initrd".into(),
-            json!({"path": p.initrd.as_ref().map(|k| k.display().to_string()), "sha256": hex::encode(p.hashes.initrd)}),
-        );
-        inputs.insert(
-            "append".into(),
-            json!({"value": p.append.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()), "sha256_with_nul": hex::encode(p.hashes.cmdline)}),
-        );
+        inputs.insert("kernel".into(), hashed(p.kernel.as_deref(), &p.hashes.kernel));
+        inputs.insert("initrd".into(), hashed(p.initrd.as_deref(), &p.hashes.initrd));
+        let mut append = json!({"sha256_with_nul": hex::encode(p.hashes.cmdline)});
+        if let Some(b) = &p.append {
+            append["value"] = String::from_utf8_lossy(b).into_owned().into();
+        }
+        inputs.insert("append".into(), append);
     }
     let mut params = json!({});
     match launch.plan.mode {
         Mode::Tdx => {
             let t = launch.plan.tdx.unwrap_or_default();
-            params = json!({"tdx_page_order": t.page_order, "tdx_page_aug": t.page_aug, "td_hob_gpa": t.td_hob_gpa,
+            params = json!({"tdx_page_order": t.page_order, "tdx_page_aug": t.page_aug,
                 "sections_measured": launch.plan.operations.iter().map(|o| json!({"gpa": o.gpa, "len": o.len, "kind": o.kind.name()})).collect::<Vec<_>>()});
+            if let Some(g) = t.td_hob_gpa {
+                params["td_hob_gpa"] = g.into();
+            }
         }
         Mode::Sev => {}
         _ => {
-            params = json!({"vcpus": launch.vcpus.max(), "vcpu_sig": launch.vcpu_sig, "vcpu_type": a.vcpu_type, "vmm_type": launch.vmm.name(),
-                "guest_features": if launch.plan.mode == Mode::Snp { a.guest_features } else { 0 }, "snp_ovmf_hash": a.snp_ovmf_hash});
+            params = json!({"vcpu_sig": launch.vcpu_sig, "vmm_type": launch.vmm.name(),
+                "guest_features": if launch.plan.mode == Mode::Snp { a.guest_features } else { 0 }});
+            if launch.vcpus.is_single() {
+                params["vcpus"] = launch.vcpus.max().into();
+            }
+            if let Some(t) = &a.vcpu_type {
+                params["vcpu_type"] = t.as_str().into();
+            }
+            if let Some(h) = &a.snp_ovmf_hash {
+                params["snp_ovmf_hash"] = h.trim().to_ascii_lowercase().into();
+            }
         }
     }
     if let (Some(vs), ModeArg::SnpSvsm) = (launch.vars_size, a.mode) {
         params["vars_size"] = json!(vs);
     }
-    json!({
-        "mode": a.mode_name(),
-        "digest": m.hex(),
-        "firmware_digest": firmware_digest.map(|d| d.hex()),
-        "parameters": params,
-        "inputs": inputs,
-    })
+    let mut doc = json!({"mode": a.mode_name(), "parameters": params, "inputs": inputs});
+    if let Some(m) = m {
+        doc["digest"] = m.hex().into();
+    }
+    if let Some(d) = firmware_digest {
+        doc["firmware_digest"] = d.hex().into();
+    }
+    doc
 }
 
-/// `--explain`: one line per run: GPA range, kind, pages, source, digest after the run.
-fn explain(launch: &Launch<'_>) -> Result<(), prelaunch_measure::plan::PlanError> {
+/// A payload file by SHA-256, with its path when one was given.
+fn hashed(path: Option<&std::path::Path>, sha: &[u8; 32]) -> Value {
+    let mut v = json!({"sha256": hex::encode(sha)});
+    if let Some(p) = path {
+        v["path"] = p.display().to_string().into();
+    }
+    v
+}
+
+/// `--explain`: one row per run: index, GPA range (or the VMSA's vCPU), kind, pages, source and the
+/// digest after the run (as in the JSON document's `explain`).
+fn explain(launch: &Launch<'_>) -> Result<Vec<Value>, prelaunch_measure::plan::PlanError> {
     let plan = &launch.plan;
     let mut after: Vec<String> = vec![String::new(); plan.operations.len()];
     digest::fold_observed(plan, launch.resume, Some(&mut |i, m: &Measurement| after[i] = m.hex()))?;
     let skip = launch.resume.map_or(0, |r| r.after_ops);
-    outln!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
-    for (i, op) in plan.operations.iter().enumerate() {
-        let range = if op.is_vmsa() {
-            format!("VMSA vCPU {} (at {})", op.vcpu.unwrap_or(0), hex(op.gpa))
-        } else {
-            format!("[{}, {})", hex(op.gpa), hex(op.end()))
-        };
-        let src = match &op.source {
+    let rows = plan.operations.iter().enumerate().map(|(i, op)| {
+        let source = match &op.source {
             Source::None => "-".to_string(),
             Source::File { file, offset } => format!("{file}+{}", hex(*offset)),
             Source::Page { page } => format!("generated {page}"),
         };
-        let d = if i < skip { "(from --snp-ovmf-hash)".into() } else { after[i].clone() };
-        outln!("{i:<4} {range:<33} {:<15} {:>6}  {src:<24} {d}", op.kind.name(), op.len.div_ceil(PAGE_SIZE));
+        let d = if i < skip { "from --snp-ovmf-hash".to_string() } else { std::mem::take(&mut after[i]) };
+        let mut row = json!({"index": i, "gpa": op.gpa, "end": op.end(), "kind": op.kind.name(), "pages": op.len.div_ceil(PAGE_SIZE),
+            "source": source, "digest_after": d});
+        if let (true, Some(v)) = (op.is_vmsa(), op.vcpu) {
+            row["vcpu"] = v.into();
+        }
+        row
+    });
+    Ok(rows.collect())
+}
+
+/// The `--explain` table on stdout.
+fn print_explain(rows: &[Value]) {
+    outln!("{:<4} {:<33} {:<15} {:>6}  {:<24} digest after", "#", "GPA range", "kind", "pages", "source");
+    let n = |r: &Value, k: &str| r[k].as_u64().unwrap_or_default();
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    for r in rows {
+        let range = match r.get("vcpu") {
+            Some(v) => format!("VMSA vCPU {v} (at {})", hex(n(r, "gpa"))),
+            None => format!("[{}, {})", hex(n(r, "gpa")), hex(n(r, "end"))),
+        };
+        let d = if s(r, "digest_after") == "from --snp-ovmf-hash" { "(from --snp-ovmf-hash)".into() } else { s(r, "digest_after") };
+        outln!("{:<4} {range:<33} {:<15} {:>6}  {:<24} {d}", n(r, "index"), s(r, "kind"), n(r, "pages"), s(r, "source"));
     }
-    Ok(())
 }

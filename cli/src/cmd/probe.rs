@@ -9,14 +9,14 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::outln;
-use crate::output::{Out, Style, print_json};
+use crate::output::{Doc, Out, Style, print_doc};
 
 /// Probes, prints, and exits 0 whatever the verdicts: the probe itself succeeded.
 pub fn run(json: bool, out: &Out) -> Result<(), CliError> {
     let facts = probe();
     let verdicts = [verdict::snp(&facts), verdict::tdx(&facts)];
     if json {
-        return print_json(&json!({"facts": facts, "verdicts": verdicts}));
+        return print_doc(Doc::PROBE, &json!({"facts": facts, "verdicts": verdicts}));
     }
     for v in &verdicts {
         let line = v.line();

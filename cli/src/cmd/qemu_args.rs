@@ -31,6 +31,7 @@ pub enum Format {
 pub struct QemuArgsArgs {
     #[command(flatten)]
     pub launch: LaunchArgs,
+    /// Output: QEMU arguments one per line (args), or libvirt domain XML (libvirt).
     #[arg(long, value_enum, default_value = "args")]
     pub format: Format,
     /// Guest RAM, in MiB or with a suffix (512M, 4G).

@@ -107,6 +107,7 @@ pub struct VerifyArgs {
     /// (TDX) Expected RTMR value: N=HEX (N 0 to 3). Repeatable.
     #[arg(long, value_name = "N=HEX")]
     pub rtmr: Vec<String>,
+    /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

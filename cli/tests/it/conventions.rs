@@ -56,6 +56,14 @@ fn completions_and_man_pages_render() {
     let dir = tempfile::tempdir().unwrap();
     expect_code(&prelaunch(&["man", "--out-dir", dir.path().to_str().unwrap()]), 0, "man --out-dir");
     assert!(dir.path().join("prelaunch.1").exists() && dir.path().join("prelaunch-measure.1").exists());
+    // Every page says what the exit codes and the environment variables mean.
+    for page in ["prelaunch.1", "prelaunch-measure.1", "prelaunch-diagnose.1"] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        for needle in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", "PRELAUNCH_QEMU_FIRMWARE_DIRS", "NO_COLOR", "Usage: arguments"] {
+            assert!(text.contains(needle), "{page} lacks {needle}");
+        }
+        assert!(text.find(".SH OPTIONS").unwrap() < text.find(".SH \"EXIT STATUS\"").unwrap(), "{page}: section order");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod common;
 mod contract;
 mod conventions;
+mod diagnose;
 mod event_log;
 mod evidence_forged;
 mod evidence_genuine;
@@ -11,6 +12,7 @@ mod evidence_support;
 mod firmware_list;
 mod first_hour;
 mod hostile_io;
+mod json_schemas;
 mod layout;
 mod limits;
 mod load_check_guest;
