@@ -125,6 +125,11 @@ fn every_json_output_validates_against_its_committed_schema() {
             0,
         ),
         (
+            "reference-values",
+            ["reference-values", "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--ovmf", &fw, "--format", "json"].map(String::from).to_vec(),
+            0,
+        ),
+        (
             "diagnose-miss",
             vec![
                 "diagnose".into(),
