@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
-use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::der::{Decode, Encode};
 use x509_cert::name::Name;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
@@ -52,14 +52,19 @@ pub struct StoredCrl {
 pub struct CertStore {
     pub certs: Vec<Arc<StoredCert>>,
     pub crls: Vec<Arc<StoredCrl>>,
+    /// SHA-256 of every certificate's DER, so that duplicates are dropped without a quadratic scan.
+    seen: std::collections::HashSet<[u8; 32]>,
+    /// Certificates offered that the store already held.
+    duplicates: usize,
 }
 
 impl CertStore {
     /// Adds what `bytes` hold: an SNP certificate table, PEM text (CERTIFICATE and X509 CRL blocks,
-    /// other blocks and text ignored), or one DER certificate or CRL. Returns how many were added.
+    /// other blocks and text ignored), or one DER certificate or CRL. Returns how many it found
+    /// (a certificate the store already holds counts, and is kept once).
     pub fn add(&mut self, bytes: &[u8], source: &str) -> Result<usize, StoreError> {
         let bad = |reason: String| StoreError::Bad { origin: source.to_string(), reason };
-        let before = self.certs.len() + self.crls.len();
+        let before = self.certs.len() + self.crls.len() + self.duplicates;
         if CertTable::looks_like(bytes) {
             let table = CertTable::parse(bytes).map_err(|e| bad(e.to_string()))?;
             for e in &table.entries {
@@ -70,8 +75,8 @@ impl CertStore {
             for found in pem::blocks(text) {
                 match found {
                     Found::Block(b) if b.label == "CERTIFICATE" => {
-                        let c = Certificate::from_pem(b.text).map_err(|e| bad(format!("certificate at offset {:#x}: {e}", b.offset)))?;
-                        self.push_cert(c, format!("{source}@{:#x}", b.offset))?;
+                        let (c, der) = cert_from_pem(b.text).map_err(|e| bad(format!("certificate at offset {:#x}: {e}", b.offset)))?;
+                        self.push_cert(c, der, format!("{source}@{:#x}", b.offset))?;
                     }
                     Found::Block(b) if b.label == "X509 CRL" => {
                         let c = crl_from_pem(b.text).map_err(|e| bad(format!("CRL at offset {:#x}: {e}", b.offset)))?;
@@ -86,7 +91,7 @@ impl CertStore {
         } else {
             self.add_der(bytes, source).map_err(bad)?;
         }
-        let added = self.certs.len() + self.crls.len() - before;
+        let added = self.certs.len() + self.crls.len() + self.duplicates - before;
         if added == 0 {
             return Err(bad("no certificate or CRL (expected PEM CERTIFICATE/X509 CRL blocks, DER, or an SNP certificate table)".into()));
         }
@@ -95,7 +100,7 @@ impl CertStore {
 
     fn add_der(&mut self, der: &[u8], source: &str) -> Result<(), String> {
         match Certificate::from_der(der) {
-            Ok(c) => self.push_cert(c, source.to_string()).map_err(|e| e.to_string()),
+            Ok(c) => self.push_cert(c, der.to_vec(), source.to_string()).map_err(|e| e.to_string()),
             Err(cert_err) => match CertificateList::from_der(der) {
                 Ok(crl) => self.push_crl(crl, source.to_string()).map_err(|e| e.to_string()),
                 Err(_) => Err(format!("not a DER certificate or CRL ({cert_err})")),
@@ -103,11 +108,12 @@ impl CertStore {
         }
     }
 
-    fn push_cert(&mut self, cert: Certificate, source: String) -> Result<(), StoreError> {
+    fn push_cert(&mut self, cert: Certificate, der: Vec<u8>, source: String) -> Result<(), StoreError> {
         self.room()?;
-        let der = cert.to_der().map_err(|e| StoreError::Bad { origin: source.clone(), reason: e.to_string() })?;
-        if !self.certs.iter().any(|c| c.der == der) {
+        if self.seen.insert(crypto::sha256(&der)) {
             self.certs.push(Arc::new(StoredCert { cert, der, source }));
+        } else {
+            self.duplicates += 1;
         }
         Ok(())
     }
@@ -126,6 +132,17 @@ impl CertStore {
     pub fn by_subject<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a Arc<StoredCert>> + 'a {
         self.certs.iter().filter(move |c| &c.cert.tbs_certificate.subject == name)
     }
+}
+
+/// A PEM "CERTIFICATE" block and its DER. Decoding the base64 first and then the DER is several
+/// times faster than x509-cert's streaming PEM reader, and verify decodes the built-in roots on
+/// every run.
+pub fn cert_from_pem(text: impl AsRef<[u8]>) -> Result<(Certificate, Vec<u8>), String> {
+    let (label, der) = x509_cert::der::pem::decode_vec(text.as_ref()).map_err(|e| e.to_string())?;
+    if label != "CERTIFICATE" {
+        return Err(format!("PEM label {:?}, expected \"CERTIFICATE\"", pem::quote_label(label)));
+    }
+    Ok((Certificate::from_der(&der).map_err(|e| e.to_string())?, der))
 }
 
 /// A PEM "X509 CRL" block (x509-cert gives CRLs no PEM label of their own).
@@ -183,7 +200,7 @@ pub fn common_name(name: &Name) -> String {
     const CN: &str = "2.5.4.3";
     for rdn in name.0.iter() {
         for atv in rdn.0.iter() {
-            if atv.oid.to_string() == CN
+            if oid::is(&atv.oid, CN)
                 && let Ok(s) = atv
                     .value
                     .decode_as::<String>()
@@ -293,5 +310,26 @@ pub fn crls_of<'a>(store: &'a CertStore, issuer: &'a Certificate) -> impl Iterat
 
 /// The raw value of the extension `oid` (dotted), if present.
 pub fn extension<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a [u8]> {
-    cert.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id.to_string() == oid).map(|e| e.extn_value.as_bytes())
+    let want = x509_cert::der::oid::ObjectIdentifier::new(oid).ok()?;
+    cert.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == want).map(|e| e.extn_value.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appraise::tdx::root::INTEL_SGX_ROOT_CA_DER;
+
+    #[test]
+    fn a_certificate_given_twice_is_stored_once_in_either_encoding() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(INTEL_SGX_ROOT_CA_DER);
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"));
+        let mut s = CertStore::default();
+        assert_eq!(s.add(INTEL_SGX_ROOT_CA_DER, "der").unwrap(), 1);
+        assert_eq!(s.add(pem.as_bytes(), "pem").unwrap(), 1, "found, though already held");
+        assert_eq!((s.certs.len(), s.certs[0].source.as_str(), s.certs[0].der.as_slice()), (1, "der", INTEL_SGX_ROOT_CA_DER));
+        let mislabelled = pem.replace("CERTIFICATE", "PUBLIC KEY");
+        assert!(cert_from_pem(&mislabelled).unwrap_err().contains("expected \"CERTIFICATE\""));
+    }
 }

@@ -44,8 +44,14 @@ pub(crate) fn describe_spki(spki: &SubjectPublicKeyInfoOwned) -> String {
     }
 }
 
+/// Whether `oid` is the one written `dotted`, without formatting it (verify compares OIDs on every
+/// certificate of every report, and formatting one allocates).
+pub(crate) fn is(oid: &ObjectIdentifier, dotted: &str) -> bool {
+    ObjectIdentifier::new(dotted).is_ok_and(|o| o == *oid)
+}
+
 /// Whether a subject public key is an EC key on the named curve.
 pub(crate) fn spki_is_ec_on(spki: &SubjectPublicKeyInfoOwned, curve: &str) -> bool {
-    let on = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-    spki.algorithm.oid.to_string() == EC_PUBLIC_KEY && on.is_some_and(|c| c.to_string() == curve)
+    is(&spki.algorithm.oid, EC_PUBLIC_KEY)
+        && spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok()).is_some_and(|c| is(&c, curve))
 }

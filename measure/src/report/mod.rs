@@ -12,7 +12,6 @@ pub mod evidence;
 pub(crate) mod read;
 pub mod sgx_report;
 pub mod snp_cert_table;
-pub mod snp_policy;
 pub mod snp_report;
 pub mod snp_signature;
 pub mod td_body;
@@ -20,11 +19,12 @@ pub mod tdreport;
 pub mod tdx_quote;
 pub mod tdx_signature;
 
+/// The guest policy decoder is the one the launch plan checks policies with.
+pub use crate::snp::policy::SnpPolicy;
 pub use evidence::{Evidence, EvidenceFile, TdFields};
 pub use read::Truncated;
 pub use sgx_report::SgxReport;
 pub use snp_cert_table::{CertTable, CertTableEntry, CertTableError};
-pub use snp_policy::SnpPolicy;
 pub use snp_report::{FirmwareVersion, SNP_REPORT_LEN, SigningKey, SnpCpuid, SnpReport, SnpReportError, SnpTcb, TcbLayout, TcbParts};
 pub use snp_signature::{SnpSignatureError, Vcek, verify_snp_signature};
 pub use td_body::{TdBodyEx, TdBodyKind, TdQuoteBody};

@@ -19,6 +19,9 @@ pub fn appraise(r: &SnpReport, e: &Expectations, v: &mut Verdict) {
     );
     if p.debug && !e.allow_debug {
         v.fail("snp.policy", x, format!("{summary}: the host can read and change this guest's memory (give --allow-debug to accept)"));
+    } else if let Err(err) = crate::snp::policy::check(p.raw) {
+        // The firmware refuses such a policy at SNP_LAUNCH_START, so no launch it signed has one.
+        v.fail("snp.policy", x, format!("{summary}: {err}"));
     } else {
         v.pass("snp.policy", x, summary);
     }

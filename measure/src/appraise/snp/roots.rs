@@ -7,9 +7,8 @@ use std::sync::OnceLock;
 
 use sev::certs::snp::builtin::{genoa, milan, turin};
 use x509_cert::Certificate;
-use x509_cert::der::DecodePem;
 
-use crate::appraise::x509::Anchor;
+use crate::appraise::x509::{Anchor, cert_from_pem};
 
 /// A product line's built-in certificates.
 #[derive(Debug, Clone)]
@@ -26,9 +25,7 @@ fn products() -> &'static [Product] {
             .into_iter()
             // The sev crate's PEM is fixed at build time; a decode failure would be a broken
             // dependency, and then the product is simply absent (its chains fail as unknown roots).
-            .filter_map(|(name, ark, ask)| {
-                Some(Product { name, ark: Certificate::from_pem(ark).ok()?, ask: Certificate::from_pem(ask).ok()? })
-            })
+            .filter_map(|(name, ark, ask)| Some(Product { name, ark: cert_from_pem(ark).ok()?.0, ask: cert_from_pem(ask).ok()?.0 }))
             .collect()
     })
 }

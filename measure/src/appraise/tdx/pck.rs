@@ -34,7 +34,7 @@ impl PckExtension {
     pub fn read(cert: &Certificate) -> Result<PckExtension, String> {
         let ext = extension(cert, SGX_EXTENSION).ok_or("the PCK certificate has no SGX extension (1.2.840.113741.1.13.1)")?;
         let entries = Vec::<Entry>::from_der(ext).map_err(|e| format!("SGX extension: {e}"))?;
-        let find = |oid: &str, list: &[Entry]| list.iter().find(|e| e.oid.to_string() == oid).map(|e| e.value.clone());
+        let find = |oid: &str, list: &[Entry]| list.iter().find(|e| crate::idblock::oid::is(&e.oid, oid)).map(|e| e.value.clone());
         let octets = |oid: &str, v: Option<Any>| -> Result<Vec<u8>, String> {
             let v = v.ok_or_else(|| format!("SGX extension: {oid} missing"))?;
             v.decode_as::<OctetStringRef<'_>>().map(|o| o.as_bytes().to_vec()).map_err(|e| format!("SGX extension {oid}: {e}"))
