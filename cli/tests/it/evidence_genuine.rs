@@ -164,3 +164,54 @@ fn real_collateral_gives_the_tcb_status_and_expires() {
         verify_json(&["--report", &q, "--collateral", &e, "--expect", &mrtd(&read(&d.join("tdx_quote"))), "--at", "2025-06-25T00:00:00Z"]);
     expect_code(&o, 4, "edited collateral");
 }
+
+/// dcap-qvl's own verdict (testdata/attest/dcap_qvl_verdict.py; python3 with the dcap-qvl package,
+/// whose absence fails the test).
+fn dcap_qvl(quote: &str, collateral: &str, at: &str) -> serde_json::Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/attest/dcap_qvl_verdict.py");
+    let o = std::process::Command::new("python3").arg(&script).args([quote, collateral, at]).output().expect("python3");
+    assert!(o.status.success(), "dcap_qvl_verdict.py: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("dcap_qvl_verdict.py prints JSON")
+}
+
+#[test]
+fn tcb_status_agrees_with_dcap_qvl() {
+    let d = dcap_samples();
+    let dir = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(read(&d.join("tdx_quote_collateral.json"))).unwrap();
+    let edited = write(dir.path(), "edited.json", text.replacen("UpToDate", "OutOfDate", 1).as_bytes());
+    let s = |n: &str| d.join(n).display().to_string();
+    // (quote, collateral, time): valid collateral, expired collateral, another platform's
+    // collateral, a platform below every TCB level, collateral edited after signing.
+    let cases = [
+        ("tdx_quote", s("tdx_quote_collateral.json"), "2025-06-25T00:00:00Z"),
+        ("tdx_quote", s("tdx_quote_collateral.json"), "2027-06-01T00:00:00Z"),
+        ("tdx_quote_td15ex", s("tdx_quote_td15ex_collateral.json"), "2026-10-20T00:00:00Z"),
+        ("tdx_quote", s("tdx_quote_outdated_collateral.json"), "2026-03-01T00:00:00Z"),
+        ("tdx_quote_outdated", s("tdx_quote_outdated_collateral.json"), "2026-03-01T00:00:00Z"),
+        ("tdx_quote", edited, "2025-06-25T00:00:00Z"),
+    ];
+    let mut refused = 0;
+    for (quote, collateral, at) in &cases {
+        let q = s(quote);
+        let theirs = dcap_qvl(&q, collateral, at);
+        let (o, doc) = verify_json(&["--report", &q, "--collateral", collateral, "--expect", &mrtd(&read(&d.join(quote))), "--at", at, "--allow-debug"]);
+        let case = format!("{quote} with {collateral} at {at}: dcap-qvl says {theirs}");
+        match theirs["status"].as_str() {
+            Some(status) => {
+                let ours = check(&doc, "tdx.tcb-status");
+                let detail = ours["detail"].as_str().unwrap();
+                assert!(detail.starts_with(&format!("TCB status {status}")), "{case}; prelaunch: {detail}");
+                for adv in theirs["advisory_ids"].as_array().unwrap() {
+                    assert!(detail.contains(adv.as_str().unwrap()), "{case}; prelaunch: {detail}");
+                }
+                expect_code(&o, if status == "UpToDate" { 0 } else { 3 }, &case);
+            }
+            None => {
+                refused += 1;
+                expect_code(&o, 4, &case);
+            }
+        }
+    }
+    assert!(refused >= 3 && refused < cases.len(), "dcap-qvl refused {refused} of {} cases", cases.len());
+}
