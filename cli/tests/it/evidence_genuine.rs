@@ -195,7 +195,17 @@ fn tcb_status_agrees_with_dcap_qvl() {
     for (quote, collateral, at) in &cases {
         let q = s(quote);
         let theirs = dcap_qvl(&q, collateral, at);
-        let (o, doc) = verify_json(&["--report", &q, "--collateral", collateral, "--expect", &mrtd(&read(&d.join(quote))), "--at", at, "--allow-debug"]);
+        let (o, doc) = verify_json(&[
+            "--report",
+            &q,
+            "--collateral",
+            collateral,
+            "--expect",
+            &mrtd(&read(&d.join(quote))),
+            "--at",
+            at,
+            "--allow-debug",
+        ]);
         let case = format!("{quote} with {collateral} at {at}: dcap-qvl says {theirs}");
         match theirs["status"].as_str() {
             Some(status) => {
