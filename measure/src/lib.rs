@@ -18,6 +18,7 @@ pub mod eventlog;
 pub mod guid;
 pub mod hash;
 pub mod idblock;
+pub mod igvm;
 pub mod image;
 pub mod plan;
 pub mod qemu;
