@@ -11,12 +11,13 @@ use super::layout::{PAGE_2M, PAGE_4K, RawPage};
 use super::profile::{LargePages, LoaderProfile, Order, ParamInsert, Shared, Vcpus, VmsaSource, ZeroPages};
 use super::{IgvmError, kvm_vmsa};
 use crate::plan::{
-    InputFile, LaunchPlan, Mode, OpKind, Operation, PageBytes, PageOrder, PlanError, SnpLaunch, Source, TdxPolicy, layout, merge,
+    CheckedPlan, InputFile, InputKind, Inputs, LaunchPlan, Mode, OpKind, Operation, PageBytes, PageOrder, PlanError, RegionPurpose,
+    SnpLaunch, Source, TdxLaunch, TdxPolicy, Unsupported, layout, merge,
 };
 use crate::snp::vmsa::{BSP_EIP, VMSA_GPA, Vmm, reset_vmsa};
 
-/// The name of the IGVM file among a plan's inputs.
-pub const INPUT: &str = "igvm";
+/// The IGVM file among a plan's inputs.
+pub const INPUT: InputKind = InputKind::Igvm;
 const ZERO_PAGE: &str = "zero";
 
 /// What the plan is built for.
@@ -44,10 +45,10 @@ pub struct Note {
     pub detail: String,
 }
 
-/// A plan and what the profile decided on the way.
+/// A plan, bound to the IGVM file it reads, and what the profile decided on the way.
 #[derive(Debug, Clone)]
-pub struct IgvmPlan {
-    pub plan: LaunchPlan,
+pub struct IgvmPlan<'a> {
+    pub plan: CheckedPlan<'a>,
     pub notes: Vec<Note>,
 }
 
@@ -65,7 +66,7 @@ struct Builder<'c, 'p> {
 }
 
 fn unsupported(msg: String) -> PlanError {
-    PlanError::Unsupported(msg)
+    PlanError::Unsupported(Unsupported::Igvm(msg))
 }
 
 impl Builder<'_, '_> {
@@ -147,7 +148,7 @@ impl Builder<'_, '_> {
             }
             PageData::File { offset, bytes } => {
                 let have = bytes.len() as u64;
-                self.push(raw.gpa, have, kind, Source::File { file: INPUT.into(), offset }, label.clone());
+                self.push(raw.gpa, have, kind, Source::File { file: INPUT, offset }, label.clone());
                 self.zeros(raw.gpa + have, (len - have) / PAGE_4K, &label);
             }
         }
@@ -182,7 +183,7 @@ fn first_page(d: PageData<'_>) -> PageData<'_> {
 }
 
 /// Builds the plan `cfg.profile` makes of `img` for `cfg.mode`.
-pub fn build(img: &IgvmImage<'_>, cfg: &IgvmConfig<'_>) -> Result<IgvmPlan, IgvmError> {
+pub fn build<'a>(img: &IgvmImage<'a>, cfg: &IgvmConfig<'_>) -> Result<IgvmPlan<'a>, IgvmError> {
     let platform = img.platform_for(cfg.mode)?;
     let profile = cfg.profile;
     if !profile.loads(cfg.mode) {
@@ -262,7 +263,8 @@ pub fn build(img: &IgvmImage<'_>, cfg: &IgvmConfig<'_>) -> Result<IgvmPlan, Igvm
         b.note("VMSA", "SNP VP contexts do not apply to TDX (the TD's vCPUs start in the architectural reset state)".into());
     }
     let mut plan = LaunchPlan::empty(cfg.mode);
-    plan.inputs.push(InputFile { name: INPUT.into(), size: img.len(), sha256: String::new() });
+    plan.inputs.push(InputFile::built(INPUT, img.len()));
+    plan.vmsas_as_placed = cfg.mode == Mode::Snp && profile.vmsa == VmsaSource::File;
     let (mut events, notes) = (b.events, b.notes);
     let mut notes = notes;
     if profile.order == Order::SortedByGpa {
@@ -299,18 +301,22 @@ pub fn build(img: &IgvmImage<'_>, cfg: &IgvmConfig<'_>) -> Result<IgvmPlan, Igvm
             policy: img.guest_policy(mask).unwrap_or(crate::plan::sev::DEFAULT_POLICY),
         });
     } else {
-        plan.tdx = Some(cfg.tdx);
+        plan.tdx = Some(TdxLaunch { page_order: cfg.tdx.page_order, page_aug: cfg.tdx.page_aug, td_hob_gpa: None });
     }
     if events.iter().any(|e| matches!(&e.op.source, Source::Page { page } if page == ZERO_PAGE)) {
         plan.pages.insert(ZERO_PAGE.into(), PageBytes(vec![0; PAGE_4K as usize]));
     }
-    let spans: Vec<layout::Span> =
-        events.iter().filter(|e| !e.op.is_vmsa()).map(|e| layout::Span { gpa: e.op.gpa, len: e.op.len, label: e.label.clone() }).collect();
+    let spans: Vec<layout::Span> = events
+        .iter()
+        .filter(|e| !e.op.is_vmsa())
+        .map(|e| layout::Span::new(e.op.gpa, e.op.len, e.label.clone()).with_purpose(RegionPurpose::Igvm))
+        .collect();
     layout::check_disjoint(&spans)?;
     plan.regions = layout::regions(&spans)?;
     let ops: Vec<Operation> = events.into_iter().map(|e| e.op).collect();
-    plan.operations = if cfg.mode == Mode::Tdx && cfg.tdx.page_order == PageOrder::TwoPass { ops } else { merge::merge(ops) };
-    crate::plan::check::check(&plan)?;
+    plan.operations =
+        if cfg.mode == Mode::Tdx && cfg.tdx.page_order == PageOrder::TwoPass { ops } else { merge::merge(ops, &plan.regions) };
+    let plan = CheckedPlan::built(plan, Inputs::new().with(INPUT, img.bytes()))?;
     Ok(IgvmPlan { plan, notes })
 }
 

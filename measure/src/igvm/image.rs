@@ -239,6 +239,34 @@ impl<'a> IgvmImage<'a> {
             .collect()
     }
 
+    /// The firmware image the file carries for platform `mask`: the longest run of 4 KiB pages with
+    /// data that ends at 4 GiB (where a flash image maps), reassembled. `None` if there is none.
+    pub fn embedded_firmware(&self, mask: u32) -> Option<Vec<u8>> {
+        const TOP: u64 = 1 << 32;
+        let mut pages: std::collections::HashMap<u64, &[u8]> = std::collections::HashMap::new();
+        for d in self.directives() {
+            if let Directive::Page { raw, data: PageData::File { bytes, .. }, .. } = d
+                && raw.compatibility_mask & mask != 0
+                && raw.size() == PAGE_4K
+                && !raw.flags.shared()
+            {
+                pages.insert(raw.gpa, bytes);
+            }
+        }
+        let mut base = TOP;
+        while base >= PAGE_4K && pages.contains_key(&(base - PAGE_4K)) {
+            base -= PAGE_4K;
+        }
+        if base == TOP {
+            return None;
+        }
+        let mut out = Vec::with_capacity((TOP - base) as usize);
+        for g in (base..TOP).step_by(PAGE_4K as usize) {
+            out.extend_from_slice(pages[&g]);
+        }
+        Some(out)
+    }
+
     /// Page counts by kind for one platform (what `inspect` lists).
     pub fn page_summary(&self, mask: u32) -> PageSummary {
         let mut s = PageSummary::default();

@@ -7,6 +7,7 @@
 //! - [`kvm_vmsa`]: the VMSA KVM measures for registers QEMU loaded from a VP context.
 
 pub mod build;
+pub mod compare;
 pub mod image;
 pub mod kvm_vmsa;
 pub mod layout;

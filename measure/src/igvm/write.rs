@@ -13,14 +13,14 @@ use zerocopy::FromBytes;
 
 use super::IgvmError;
 use super::layout::PAGE_4K;
-use crate::plan::{Inputs, LaunchPlan, Mode, OpKind, PlanError};
+use crate::plan::{CheckedPlan, Mode, OpKind, PlanError, Unsupported};
 
 fn unsupported(msg: String) -> IgvmError {
-    IgvmError::Plan(PlanError::Unsupported(msg))
+    IgvmError::Plan(PlanError::Unsupported(Unsupported::Igvm(msg)))
 }
 
 /// The IGVM file holding `plans` (at most one per mode), each under its own compatibility mask.
-pub fn write(plans: &[&LaunchPlan], inputs: &Inputs<'_>) -> Result<Vec<u8>, IgvmError> {
+pub fn write(plans: &[&CheckedPlan<'_>]) -> Result<Vec<u8>, IgvmError> {
     let mut platforms = Vec::new();
     let mut inits = Vec::new();
     let mut dirs = Vec::new();
@@ -44,7 +44,7 @@ pub fn write(plans: &[&LaunchPlan], inputs: &Inputs<'_>) -> Result<Vec<u8>, Igvm
         if let Some(snp) = &plan.snp {
             inits.push(IgvmInitializationHeader::GuestPolicy { policy: snp.policy, compatibility_mask: mask });
         }
-        directives(plan, inputs, mask, &mut dirs)?;
+        directives(plan, mask, &mut dirs)?;
     }
     let file = IgvmFile::new(IgvmRevision::V1, platforms, inits, dirs).map_err(|e| IgvmError::Crate(e.to_string()))?;
     let mut out = Vec::new();
@@ -56,10 +56,10 @@ fn page(gpa: u64, mask: u32, flags: IgvmPageDataFlags, data_type: IgvmPageDataTy
     IgvmDirectiveHeader::PageData { gpa, compatibility_mask: mask, flags, data_type, data }
 }
 
-fn directives(plan: &LaunchPlan, inputs: &Inputs<'_>, mask: u32, out: &mut Vec<IgvmDirectiveHeader>) -> Result<(), IgvmError> {
+fn directives(plan: &CheckedPlan<'_>, mask: u32, out: &mut Vec<IgvmDirectiveHeader>) -> Result<(), IgvmError> {
     let none = IgvmPageDataFlags::new();
     for (i, op) in plan.operations.iter().enumerate() {
-        let bytes = plan.source_bytes(op, inputs);
+        let bytes = plan.source_bytes(op);
         if op.kind.needs_source() && bytes.is_none() {
             return Err(unsupported(format!("operation {i}: its source bytes were not provided")));
         }

@@ -32,13 +32,13 @@ pub fn check(plan: &LaunchPlan) -> Result<(), PlanError> {
             let vcpu = op.vcpu.ok_or(fail(OpProblem::VmsaWithoutVcpu))?;
             // KVM measures the VMSAs at launch finish in vCPU order: the fold must meet them in that
             // order, numbered from 0 without gaps.
-            if vcpu as usize != vmsas {
+            if vcpu as usize != vmsas && !plan.vmsas_as_placed {
                 return Err(fail(OpProblem::VcpuOrder { vcpu, position: vmsas }));
             }
             vmsas += 1;
             continue;
         }
-        if vmsas > 0 {
+        if vmsas > 0 && !plan.vmsas_as_placed {
             return Err(fail(OpProblem::AfterVmsas { kind: op.kind }));
         }
         if op.vcpu.is_some() {
@@ -130,7 +130,7 @@ fn check_operation(plan: &LaunchPlan, op: &Operation) -> Result<(), OpProblem> {
     if matches!(op.kind, OpKind::Vmsa | OpKind::Secrets | OpKind::Cpuid) && op.len != PAGE_SIZE {
         return Err(OpProblem::NotOnePage { kind: op.kind, len: op.len });
     }
-    if op.is_vmsa() && op.gpa != VMSA_GPA {
+    if op.is_vmsa() && op.gpa != VMSA_GPA && !plan.vmsas_as_placed {
         return Err(OpProblem::VmsaGpa { gpa: op.gpa, expected: VMSA_GPA });
     }
     if op.kind.needs_source() && op.source == Source::None {
@@ -170,6 +170,10 @@ fn check_vcpus(plan: &LaunchPlan, vmsas: usize) -> Result<(), PlanError> {
     let Some(snp) = &plan.snp else { return Ok(()) };
     if snp.vcpus as usize != vmsas {
         return Err(LaunchProblem::VcpuCount { declared: snp.vcpus, vmsas }.into());
+    }
+    if plan.vmsas_as_placed {
+        // The file's VMSAs are measured as the file holds them, features included.
+        return Ok(());
     }
     for (index, op) in plan.operations.iter().enumerate().filter(|(_, o)| o.is_vmsa()) {
         let page = match &op.source {

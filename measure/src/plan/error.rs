@@ -160,6 +160,8 @@ pub enum Unsupported {
     TdvfMixedTooLarge { index: usize, raw: u64, zeros: u64, max: u64 },
     /// {mode} plans are built by plan::{builder}
     WrongBuilder { mode: Mode, builder: &'static str },
+    /// {0}
+    Igvm(String),
 }
 
 impl std::fmt::Display for Mode {

@@ -355,6 +355,12 @@ pub struct LaunchPlan {
     /// The expected digest (hex), once folded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// VMSAs measured where an IGVM file places them (directive order, the file's GPAs, the file's
+    /// SEV features): the plan models a VMM other than KVM (the igvm-spec, openvmm and
+    /// cloud-hypervisor loader profiles). It folds; no KVM launch can load it, since KVM measures
+    /// every VMSA after the pages, at its fixed GPA.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vmsas_as_placed: bool,
 }
 
 impl LaunchPlan {
@@ -370,6 +376,7 @@ impl LaunchPlan {
             snp: None,
             tdx: None,
             digest: None,
+            vmsas_as_placed: false,
         }
     }
 

@@ -5,7 +5,7 @@ use igvm_defs::{IgvmPageDataFlags, IgvmPageDataType, IgvmPlatformType};
 use prelaunch_measure::digest;
 use prelaunch_measure::igvm::profile::{self, LoaderProfile};
 use prelaunch_measure::igvm::{IgvmConfig, IgvmImage, build};
-use prelaunch_measure::plan::{Inputs, Mode, OpKind};
+use prelaunch_measure::plan::{Mode, OpKind};
 use proptest::prelude::*;
 
 use crate::igvm_fixture::*;
@@ -15,12 +15,14 @@ fn plan(file: &[u8], mode: Mode, p: &LoaderProfile, vcpus: u32) -> prelaunch_mea
     let mut cfg = IgvmConfig::new(mode, p);
     cfg.vcpus = vcpus;
     cfg.vcpu_sig = 0xa00f11;
-    build(&img, &cfg).unwrap().plan
+    build(&img, &cfg).unwrap().plan.into_plan()
 }
 
 fn ours(file: &[u8], mode: Mode, p: &LoaderProfile) -> Vec<u8> {
-    let pl = plan(file, mode, p, 1);
-    digest::fold(&pl, &Inputs::new().with("igvm", file)).unwrap().as_bytes().to_vec()
+    let img = IgvmImage::parse(file).unwrap();
+    let mut cfg = IgvmConfig::new(mode, p);
+    cfg.vcpu_sig = 0xa00f11;
+    digest::fold(&build(&img, &cfg).unwrap().plan).as_bytes().to_vec()
 }
 
 fn crate_snp(file: &[u8]) -> Vec<u8> {
@@ -117,7 +119,8 @@ proptest! {
 
 /// A file whose last directive is one 2 MiB page, and the same content as 512 4 KiB pages.
 fn two_mib_pair(mask: u32, t: IgvmPlatformType) -> (Vec<u8>, Vec<u8>) {
-    let data = pattern(42, 2 << 20);
+    // Every page differs, and the file still compresses (it is committed).
+    let data: Vec<u8> = (0..2usize << 20).map(|i| ((i >> 12) * 7 + i % 251) as u8).collect();
     let inits = if t == IgvmPlatformType::SEV_SNP { vec![policy(mask)] } else { vec![] };
     let head = vec![page(0x1000, mask, pattern(1, 4096)), page(0x2000, mask, vec![])];
     let mut big = head.clone();
@@ -210,4 +213,68 @@ fn shared_pages_are_left_out_or_populated_as_the_profile_says() {
     assert_eq!(plan(&f, Mode::Snp, &profile::IGVM_SPEC, 1).operations.len(), 1);
     let q = plan(&f, Mode::Snp, &profile::QEMU, 1);
     assert!(q.operations.iter().any(|o| o.gpa <= 0x2000 && o.end() > 0x2000 && o.kind == OpKind::Normal), "QEMU ignores the shared flag");
+}
+
+/// The project's own IGVM fixtures under testdata/igvm/, which igvmmeasure measured (README there):
+/// generated here, and compared byte for byte with the committed files so the recorded values
+/// apply. `PRELAUNCH_WRITE_IGVM_FIXTURES=1` rewrites them.
+fn committed_fixtures() -> Vec<(&'static str, Vec<u8>)> {
+    let shared = IgvmPageDataFlags::new().with_shared(true);
+    let unmeasured = IgvmPageDataFlags::new().with_unmeasured(true);
+    // SNP, pages in GPA order, no VP context: the parameter insert and the shared page are the
+    // only things the readers disagree on.
+    let dirs = vec![
+        page(0x10_0000, SNP, pattern(1, 4096)),
+        page(0x10_1000, SNP, vec![]),
+        area(0, 0x3000),
+        insert(0, 0x10_2000, SNP),
+        page_with(0x10_5000, SNP, pattern(2, 4096), shared, IgvmPageDataType::NORMAL),
+        page_with(0x10_6000, SNP, pattern(3, 4096), unmeasured, IgvmPageDataType::NORMAL),
+        page_with(0x10_7000, SNP, vec![], IgvmPageDataFlags::new(), IgvmPageDataType::SECRETS),
+        page(0x10_8000, SNP, pattern(4, 4096)),
+    ];
+    let params = write(vec![platform(SNP, IgvmPlatformType::SEV_SNP)], vec![policy(SNP)], dirs);
+    let (two_mib, _) = two_mib_pair(SNP, IgvmPlatformType::SEV_SNP);
+    vec![("snp-param-insert-shared.igvm", params), ("snp-2mib-page.igvm", two_mib)]
+}
+
+fn testdata_igvm() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/igvm")
+}
+
+#[test]
+fn committed_igvm_fixtures_are_the_generated_ones() {
+    for (name, bytes) in committed_fixtures() {
+        let path = testdata_igvm().join(name);
+        if std::env::var_os("PRELAUNCH_WRITE_IGVM_FIXTURES").is_some() {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        assert!(std::fs::read(&path).unwrap() == bytes, "{name}: committed bytes differ from the generator");
+    }
+}
+
+fn reference(name: &str, key: &str) -> String {
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(testdata_igvm().join("reference.json")).unwrap()).unwrap();
+    r["fixtures"][name][key].as_str().unwrap_or_else(|| panic!("reference.json: no {key} for {name}")).to_lowercase()
+}
+
+/// igvmmeasure (coconut-svsm) imports a parameter insert as one UNMEASURED page and measures shared
+/// pages like any other; the igvm crate imports every page of the area and leaves shared pages out.
+/// The specification supports the crate: IGVM_VHS_PARAMETER_INSERT says the area "is imported as a
+/// set of unmeasured pages", and the shared flag's pages "are not part of the launch measurement".
+/// On this GPA-ordered file without VP contexts, the cloud-hypervisor profile (one insert page,
+/// shared flag ignored) is the one that agrees with igvmmeasure.
+#[test]
+fn igvmmeasure_and_the_igvm_crate_disagree_on_inserts_and_shared_pages() {
+    let f = std::fs::read(testdata_igvm().join("snp-param-insert-shared.igvm")).unwrap();
+    let igvmmeasure = reference("snp-param-insert-shared.igvm", "igvmmeasure");
+    assert_eq!(hex::encode(ours(&f, Mode::Snp, &profile::CLOUD_HYPERVISOR)), igvmmeasure);
+    assert_eq!(ours(&f, Mode::Snp, &profile::IGVM_SPEC), crate_snp(&f));
+    assert_ne!(hex::encode(crate_snp(&f)), igvmmeasure);
+    // Each difference alone changes the digest: the spec profile with igvmmeasure's insert reading
+    // and shared reading reproduces igvmmeasure.
+    let mixed = LoaderProfile { param_insert: profile::ParamInsert::FirstPage, shared: profile::Shared::Ignored, ..profile::IGVM_SPEC };
+    assert_eq!(hex::encode(ours(&f, Mode::Snp, &mixed)), igvmmeasure);
+    let only_insert = LoaderProfile { param_insert: profile::ParamInsert::FirstPage, ..profile::IGVM_SPEC };
+    assert_ne!(hex::encode(ours(&f, Mode::Snp, &only_insert)), igvmmeasure);
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use prelaunch_measure::igvm::{IgvmConfig, IgvmImage, build, profile, write};
-use prelaunch_measure::plan::{self, Inputs, Mode, TdxPolicy, sev::AmdConfig};
+use prelaunch_measure::plan::{self, Mode, TdxPolicy, sev::AmdConfig};
 use prelaunch_measure::{FirmwareImage, digest, snp};
 
 fn shared(var: &str, sub: &str) -> PathBuf {
@@ -33,7 +33,7 @@ fn snp_vector(args: &[&str]) -> String {
     hit.unwrap_or_else(|| panic!("no sev-snp-measure vector for {args:?}"))["digest"].as_str().unwrap().to_owned()
 }
 
-fn snp_plan(fw: &FirmwareImage<'_>, vcpus: u32, sig: u32) -> plan::LaunchPlan {
+fn snp_plan<'a>(fw: &FirmwareImage<'a>, vcpus: u32, sig: u32) -> plan::CheckedPlan<'a> {
     let mut cfg = AmdConfig::new(Mode::Snp);
     cfg.vcpus = vcpus;
     cfg.vcpu_sig = sig;
@@ -44,8 +44,7 @@ fn measure_igvm(file: &[u8], mode: Mode, p: &profile::LoaderProfile, vcpus: u32,
     let img = IgvmImage::parse(file).unwrap();
     let mut cfg = IgvmConfig::new(mode, p);
     (cfg.vcpus, cfg.vcpu_sig) = (vcpus, sig);
-    let pl = build(&img, &cfg).unwrap().plan;
-    digest::fold(&pl, &Inputs::new().with("igvm", file)).unwrap().hex()
+    digest::fold(&build(&img, &cfg).unwrap().plan).hex()
 }
 
 #[test]
@@ -55,7 +54,7 @@ fn a_written_ovmf_measures_under_qemu_as_the_ovmf_itself_for_1_2_and_4_vcpus() {
     let sig = snp::cpu::by_name("EPYC-v4").unwrap();
     for n in [1u32, 2, 4] {
         let native = snp_plan(&fw, n, sig);
-        let file = write::write(&[&native], &Inputs::new().with("firmware", &bytes)).unwrap();
+        let file = write::write(&[&native]).unwrap();
         let expected = snp_vector(&["--mode=snp", &format!("--vcpus={n}"), "--vcpu-type=EPYC-v4", "--ovmf=@bookworm_OVMF.fd"]);
         assert_eq!(measure_igvm(&file, Mode::Snp, &profile::QEMU, n, sig), expected, "{n} vCPUs");
         // The spec's reading differs: the SEC_MEM, SVSM_CAA and hashes pages are NORMAL zeros there.
@@ -70,7 +69,7 @@ fn a_written_tdvf_measures_under_the_spec_as_the_tdvf_itself() {
     let native = plan::tdx::build(&fw, TdxPolicy::default()).unwrap();
     let snp = snp_plan(&fw, 1, 0);
     // One file for both platforms: each platform's directives under its own mask.
-    let file = write::write(&[&snp, &native], &Inputs::new().with("firmware", &bytes)).unwrap();
+    let file = write::write(&[&snp, &native]).unwrap();
     let v = vectors("tdx.json");
     let case = v["cases"]
         .as_array()
@@ -79,8 +78,5 @@ fn a_written_tdvf_measures_under_the_spec_as_the_tdvf_itself() {
         .find(|c| c["firmware"] == "@bookworm_OVMF.fd" && c["page_order"] == "single" && c["page_aug"] == "add")
         .unwrap();
     assert_eq!(measure_igvm(&file, Mode::Tdx, &profile::IGVM_SPEC, 1, 0), case["mrtd"].as_str().unwrap());
-    assert_eq!(
-        measure_igvm(&file, Mode::Snp, &profile::QEMU, 1, 0),
-        digest::fold(&snp, &Inputs::new().with("firmware", &bytes)).unwrap().hex()
-    );
+    assert_eq!(measure_igvm(&file, Mode::Snp, &profile::QEMU, 1, 0), digest::fold(&snp).hex());
 }

@@ -6,6 +6,7 @@ mod eventlog_bad_inputs;
 mod eventlog_real;
 mod idblock_crosscheck;
 mod idblock_sign;
+mod igvm_bad_inputs;
 mod igvm_fixture;
 mod igvm_measure;
 mod igvm_written;
