@@ -92,6 +92,9 @@ enum Command {
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Replay a TDX CC event log (CCEL) into RTMR0-3, every event decoded; check it against a quote.
     EventLog(cmd::event_log::EventLogArgs),
+    /// IGVM files: write one from an OVMF (`igvm build`); `measure --igvm` and `inspect` read them.
+    #[command(subcommand)]
+    Igvm(cmd::igvm_build::IgvmCommand),
     /// Create an SNP ID block and ID auth info for QEMU.
     IdBlock(cmd::id_block::IdBlockArgs),
     /// Print a shell completion script.
@@ -132,6 +135,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::ReferenceValues(a) => cmd::reference_values::run(&a, &out),
         Command::Diagnose(a) => cmd::diagnose::run(&a, &out),
         Command::EventLog(a) => cmd::event_log::run(&a, &out),
+        Command::Igvm(c) => cmd::igvm_build::run(&c, &out),
         Command::IdBlock(a) => cmd::id_block::run(&a, &out),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a failed write.

@@ -16,7 +16,7 @@ use crate::output::{Doc, Out, Style, hex, print_doc};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Firmware image (OVMF.fd, OVMF_CODE*.fd, a TDVF or SVSM binary).
+    /// Firmware image (OVMF.fd, OVMF_CODE*.fd, a TDVF or SVSM binary) or an IGVM file.
     pub firmware: PathBuf,
     /// Print a JSON document instead of the summary.
     #[arg(long)]
@@ -25,6 +25,9 @@ pub struct InspectArgs {
 
 pub fn run(a: &InspectArgs, out: &Out) -> Result<(), CliError> {
     let file = Input::open(&a.firmware, Kind::FIRMWARE)?;
+    if prelaunch_measure::igvm::looks_like_igvm(&file) {
+        return super::igvm_inspect::run(&a.firmware, &file, a.json, out);
+    }
     let img = FirmwareImage::parse(&file).in_file(&a.firmware)?;
     let support = img.support();
     let sha256 = hex::encode(Sha256::digest(&file));

@@ -39,6 +39,8 @@ pub struct MeasureArgs {
     pub qemu_cmdline: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub rtmr: super::measure_tdx::RtmrArgs,
+    #[command(flatten)]
+    pub igvm: super::igvm::IgvmSource,
 }
 
 /// `--qemu-cmdline` stands in for the launch arguments: `--mode` takes a placeholder.
@@ -53,6 +55,9 @@ pub fn tweak(cmd: clap::Command) -> clap::Command {
 }
 
 pub fn run(a: &MeasureArgs, out: &Out) -> Result<(), CliError> {
+    if let Some(p) = &a.igvm.igvm {
+        return super::igvm::measure(a, p, out);
+    }
     if a.dump_vmsa && !matches!(a.launch.mode, ModeArg::Seves | ModeArg::Snp | ModeArg::SnpSvsm) {
         return usage("--dump-vmsa is not available in the selected mode (seves, snp and snp:svsm only)");
     }

@@ -12,6 +12,7 @@ mod evidence_support;
 mod firmware_list;
 mod first_hour;
 mod hostile_io;
+mod igvm;
 mod json_schemas;
 mod layout;
 mod limits;
