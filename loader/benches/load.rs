@@ -34,6 +34,7 @@ fn plan(mode: Mode, kind: OpKind, image: &[u8]) -> LaunchPlan {
         snp: (mode == Mode::Snp).then_some(snp),
         tdx: (mode == Mode::Tdx).then(TdxLaunch::default),
         digest: None,
+        vmsas_as_placed: false,
     }
 }
 
