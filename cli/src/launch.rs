@@ -15,7 +15,7 @@ use prelaunch_measure::qemu::{QemuProfile, profile as qemu_profile};
 use prelaunch_measure::snp::policy::DEFAULT_POLICY;
 use prelaunch_measure::snp::{KernelHashes, Vmm, cpu};
 
-use crate::error::{CliError, Context, failed, usage};
+use crate::error::{CliError, Context, usage};
 pub use crate::numbers::{VcpuList, parse_int, parse_vcpus};
 use crate::output::Out;
 

@@ -77,7 +77,8 @@ fn edit(p: &mut LaunchPlan, e: [u8; 4]) {
             }
         }
         10 => {
-            if let Some(r) = p.regions.get_mut(e[2] as usize % p.regions.len().max(1)) {
+            let n = p.regions.len().max(1);
+            if let Some(r) = p.regions.get_mut(e[2] as usize % n) {
                 r.gpa = r.gpa.wrapping_add(u64::from(e[3]) << 21);
             }
         }

@@ -126,7 +126,9 @@ fn every_json_output_validates_against_its_committed_schema() {
         ),
         (
             "reference-values",
-            ["reference-values", "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--ovmf", &fw, "--format", "json"].map(String::from).to_vec(),
+            ["reference-values", "--vcpus", "1-2", "--vcpu-type", "EPYC-Milan", "--ovmf", &fw, "--format", "json"]
+                .map(String::from)
+                .to_vec(),
             0,
         ),
         (
