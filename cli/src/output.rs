@@ -93,6 +93,8 @@ pub struct Doc {
 
 impl Doc {
     pub const MEASURE: Doc = Doc { name: "measure", version: 1 };
+    /// `measure --mode tdx`: MRTD, RTMR0-2 and their events.
+    pub const MEASURE_TDX: Doc = Doc { name: "measure-tdx", version: 1 };
     pub const DIAGNOSE: Doc = Doc { name: "diagnose", version: 1 };
     pub const INSPECT: Doc = Doc { name: "inspect", version: 1 };
     pub const FIRMWARE_LIST: Doc = Doc { name: "firmware-list", version: 1 };

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::error::{CliError, Context, usage};
 use crate::launch::Launch;
 use crate::outln;
-use crate::output::{Out, Style, print_json};
+use crate::output::{Doc, Out, Style, print_doc};
 
 /// Small inputs read whole: ACPI blobs (QEMU's tables are 128 KiB), boot variables, fw_cfg items.
 const SMALL: Kind = Kind { what: "ACPI blob, variable or fw_cfg item", max: 16 << 20, map: false };
@@ -324,11 +324,12 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
             crate::errln!("prelaunch: note: {n}");
         }
     }
+    let json = format == super::measure::OutputFormat::Json;
     if explain {
-        explain_events(&rows[0].1, &l, out);
+        // With JSON on stdout the explanation goes to stderr, so stdout stays one document.
+        explain_events(&rows[0].1, &l, out, json);
     }
     let table = rows.len() > 1 || vcpus.len() > 1;
-    let json = format == super::measure::OutputFormat::Json;
     let log = match &a.event_log {
         Some(_) if rows.len() > 1 => return usage("--event-log compares one boot: give one --memory size"),
         Some(p) => Some(super::measure_tdx_log::compare(p, &rows[0].1)?),
@@ -340,7 +341,7 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
         if let Some(c) = &log {
             doc["event_log"] = c.json.clone();
         }
-        print_json(&doc)?;
+        print_doc(Doc::MEASURE_TDX, &doc)?;
         return if log.is_some_and(|c| !c.agrees) { Err(mismatch()) } else { Ok(()) };
     }
     outln!("MRTD  {}", mrtd.hex());
@@ -378,38 +379,36 @@ pub fn run(a: &RtmrArgs, launch: &Launch, format: super::measure::OutputFormat, 
     Ok(())
 }
 
-fn explain_events(e: &Expected, l: &Loaded, out: &Out) {
-    outln!("profiles: TDVF {} (since edk2-stable{}), {}", l.tdvf.name, l.tdvf.since, format!("qemu-{}", l.qemu.version));
+fn explain_events(e: &Expected, l: &Loaded, out: &Out, to_stderr: bool) {
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if to_stderr { crate::errln!($($t)*) } else { outln!($($t)*) }
+        };
+    }
+    say!("profiles: TDVF {} (since edk2-stable{}), {}", l.tdvf.name, l.tdvf.since, format!("qemu-{}", l.qemu.version));
     if let Some(p) = e.kernel_patched {
-        outln!("kernel as measured: {}", if p { "with QEMU's setup-header patch" } else { "as the file has it" });
+        say!("kernel as measured: {}", if p { "with QEMU's setup-header patch" } else { "as the file has it" });
     }
     for n in &e.notes {
-        outln!("note: {n}");
+        say!("note: {n}");
     }
-    outln!("{:<3} {:<5} {:<33} {:<16} {:<30} description", "#", "RTMR", "type", "digest", "rule");
+    say!("{:<3} {:<5} {:<33} {:<16} {:<30} description", "#", "RTMR", "type", "digest", "rule");
     let mut used: Vec<&prelaunch_measure::tdx::profiles::Change> = Vec::new();
     for (i, ev) in e.events.iter().enumerate() {
-        outln!(
-            "{i:<3} RTMR{} {:<33} {:<16} {:<30} {}",
-            ev.rtmr,
-            ev.type_name(),
-            &hex::encode(ev.digest)[..16],
-            ev.change.id,
-            ev.description
-        );
+        say!("{i:<3} RTMR{} {:<33} {:<16} {:<30} {}", ev.rtmr, ev.type_name(), &hex::encode(ev.digest)[..16], ev.change.id, ev.description);
         if !used.contains(&&ev.change) {
             used.push(&ev.change);
         }
     }
     for r in 0..3 {
         if !e.missing[r].is_empty() {
-            outln!("RTMR{r} cannot be computed without: {}", e.missing[r].join("; "));
+            say!("RTMR{r} cannot be computed without: {}", e.missing[r].join("; "));
         }
     }
-    outln!("rules:");
+    say!("rules:");
     for c in used {
-        outln!("  {:<30} {}", c.id, c.effect);
-        outln!("  {:<30} {}", "", out.paint(Style::Dim, c.upstream));
+        say!("  {:<30} {}", c.id, c.effect);
+        say!("  {:<30} {}", "", out.paint(Style::Dim, c.upstream));
     }
 }
 

@@ -76,8 +76,10 @@ pub struct ReferenceValuesArgs {
     /// Kernel for measured direct boot.
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
+    /// Initrd for measured direct boot (with --kernel).
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<PathBuf>,
+    /// Kernel command line for measured direct boot (with --kernel).
     #[arg(long, value_name = "CMDLINE", requires = "kernel", allow_hyphen_values = true)]
     pub append: Option<String>,
     /// SVSM binary below the firmware (SNP).
@@ -89,8 +91,10 @@ pub struct ReferenceValuesArgs {
     /// TDX guest memory sizes, comma-separated (`2G,4G,16G`; K, M, G, T suffixes).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_size)]
     pub memory: Vec<u64>,
+    /// (TDX) The order the VMM adds and measures pages in.
     #[arg(long, value_enum, default_value = "single")]
     pub tdx_page_order: PageOrderArg,
+    /// (TDX) Whether the VMM adds the TDVF's PAGE_AUG sections at launch or leaves them to the guest.
     #[arg(long, value_enum, default_value = "add")]
     pub tdx_page_aug: PageAugArg,
     /// Output format.
@@ -114,9 +118,10 @@ pub struct ReferenceValuesArgs {
     /// CoRIM without the per-entry shapes (for one entry: exactly the igvm crate's CoRIM).
     #[arg(long)]
     pub no_shapes: bool,
-    /// GCE family and image IDs (UUIDs or 32 hex digits; zero by default).
+    /// GCE family ID (a UUID or 32 hex digits; zero by default).
     #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
     pub family_id: Option<[u8; 16]>,
+    /// GCE image ID (a UUID or 32 hex digits; zero by default).
     #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
     pub image_id: Option<[u8; 16]>,
     /// Trustee expiration, days from now.

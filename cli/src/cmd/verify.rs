@@ -124,7 +124,7 @@ pub fn read_evidence(path: &std::path::Path) -> Result<(Input, Evidence), CliErr
 /// `--expect` replaces the launch arguments, so `--mode` is required only without it (derive
 /// cannot say so for a flattened optional group).
 pub fn tweak(cmd: clap::Command) -> clap::Command {
-    cmd.mut_arg("mode", |a| a.required(false).required_unless_present("expect"))
+    cmd.mut_arg("mode", |a| a.required(false).required_unless_present_any(["expect", "reference"]))
 }
 
 pub fn parse_expected(hex_str: &str) -> Result<Vec<u8>, CliError> {
@@ -294,6 +294,12 @@ fn verify_one(path: &std::path::Path, r: &Run, cache: &mut appraise::snp::ChainC
         if *mode != want {
             return usage(format!("{} is a {}, but --mode {name} was given", show(path), ev.kind()));
         }
+    }
+    // SNP and TDX evidence carry a 48-byte measurement; a 32-byte value (SEV's) cannot be compared.
+    if let Some(m) = &r.expect.measurement
+        && m.len() != 48
+    {
+        return usage(format!("--expect: {} bytes, but {} is a {} whose measurement is 48 bytes", m.len(), show(path), ev.kind()));
     }
     let snp_only = [
         ("--host-data", r.expect.host_data.is_some()),

@@ -222,7 +222,7 @@ fn usage_errors_and_hostile_reference_files() {
     for (args, code, want) in [
         (vec!["refvals", "--ovmf", &fw_s, "--vcpu-type", "EPYC-Genoa"], 2, "--vcpus is required"),
         (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "1-2"], 2, "--vcpu-type"),
-        (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "0-2", "--vcpu-type", "EPYC-Genoa"], 1, "vCPU count 0"),
+        (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "0-2", "--vcpu-type", "EPYC-Genoa"], 2, "0 vCPUs"),
         (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "2", "--vcpu-type", "EPYC-Nope"], 2, "unknown vCPU type"),
         (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--vmm-type", "xen"], 2, "unknown VMM"),
         (vec!["refvals", "--ovmf", &fw_s, "--vcpus", "2", "--vcpu-type", "EPYC-Genoa,EPYC-Milan", "--format", "gce"], 2, "--out-dir"),

@@ -152,6 +152,10 @@ fn bad_reports_are_named_errors() {
     }
     let o = prelaunch(&["verify", "--report", dir.path().to_str().unwrap(), "--expect", &"00".repeat(48)]);
     expect_code(&o, 1, "directory");
+    // A 32-byte (SEV) measurement cannot be an SNP report's: a usage error, not a mismatch.
+    let o = prelaunch(&["verify", "--report", &fixture_path("snp-v3-genoa-idblock.bin"), "--expect", &"00".repeat(32)]);
+    expect_code(&o, 2, "32-byte --expect on an SNP report");
+    assert!(stderr(&o).contains("32 bytes") && stderr(&o).contains("48 bytes"), "{}", stderr(&o));
 }
 
 #[test]
